@@ -1,0 +1,164 @@
+"""Turn the JSON lines written by run.py into `benchmarks/RESULTS.md` and learning-curve plots.
+
+    python benchmarks/report.py [results.jsonl ...] [--out benchmarks/RESULTS.md]
+
+Per environment, one row per algorithm (and hyper-parameter set): seeds solved out of seeds
+run, median and range of the environment steps and of the seconds from launch until the mean of
+the last 10 training returns reached the threshold, the final greedy evaluation (mean ± std of
+the per-seed means), steps per second and peak memory. The plots (with matplotlib, an optional
+extra: `pip install -e ".[bench]"`) show, per environment, the median across seeds of that
+same running mean with the range between the lowest and highest seed shaded, once against
+environment steps and once against wall-clock seconds.
+"""
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+BENCHMARKS = Path(__file__).resolve().parent
+
+
+def median_range(values, fmt="{:,.0f}"):
+    if not values:
+        return "–"
+    return f"{fmt.format(np.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def table(results: list[dict]) -> list[str]:
+    lines = [
+        "| algorithm | solved | steps to threshold | seconds to threshold | final greedy eval | SPS | peak MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = defaultdict(list)
+    for r in results:
+        rows[(r["algorithm"], r["settings"])].append(r)
+    for (algorithm, args), runs in rows.items():
+        ok = [r for r in runs if r["returncode"] == 0]
+        solved = [r for r in ok if r["solved_step"] is not None]
+        evals = [r["eval_mean"] for r in ok]
+        name = f"{algorithm} `{args}`" if args else algorithm
+        lines.append(
+            f"| {name} | {len(solved)}/{len(runs)} "
+            f"| {median_range([r['solved_step'] for r in solved])} "
+            f"| {median_range([r['solved_seconds'] for r in solved], '{:.1f}')} "
+            f"| {np.mean(evals):.1f} ± {np.std(evals):.1f} "
+            f"| {np.median([r['sps'] for r in ok]):,.0f} "
+            f"| {np.median([r['peak_memory_mb'] for r in ok]):,.0f} |"
+        )
+    return lines
+
+
+def running_mean_curves(runs: list[dict], column: int, grid: np.ndarray) -> np.ndarray:
+    """Each run's mean of the last 10 training returns, sampled on `grid` (steps or seconds)."""
+    curves = []
+    for r in runs:
+        curve = np.array(r["curve"])
+        returns = curve[:, 2]
+        last_10 = np.array([returns[max(0, i - 9) : i + 1].mean() for i in range(len(returns))])
+        curves.append(np.interp(grid, curve[:, column], last_10, left=np.nan, right=np.nan))
+    return np.array(curves)
+
+
+def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = defaultdict(list)
+    for r in results:
+        if r["returncode"] == 0:
+            rows[f"{r['algorithm']} {r['settings']}"[:60].strip()].append(r)
+    paths = []
+    for column, label in ((0, "environment steps"), (1, "seconds from launch")):
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, runs in rows.items():
+            end = max(r["curve"][-1][column] for r in runs)
+            grid = np.linspace(0, end, 200)
+            curves = running_mean_curves(runs, column, grid)
+            with np.errstate(all="ignore"):
+                (line,) = ax.plot(grid, np.nanmedian(curves, axis=0), label=f"{name} ({len(runs)} seeds)")
+                ax.fill_between(
+                    grid,
+                    np.nanmin(curves, axis=0),
+                    np.nanmax(curves, axis=0),
+                    alpha=0.2,
+                    color=line.get_color(),
+                )
+        if threshold is not None:
+            ax.axhline(threshold, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel(label)
+        ax.set_ylabel("mean of the last 10 training returns")
+        ax.set_title(env_id)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = out_dir / f"{env_id}_{'steps' if column == 0 else 'seconds'}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def main():
+    from run import THRESHOLDS
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "results", nargs="*", default=sorted(str(p) for p in (BENCHMARKS / "results").glob("*.jsonl"))
+    )
+    parser.add_argument("--out", default=str(BENCHMARKS / "RESULTS.md"))
+    opts = parser.parse_args()
+    results = [json.loads(line) for path in opts.results for line in Path(path).read_text().splitlines()]
+    out = Path(opts.out)
+
+    try:
+        import matplotlib  # noqa: F401
+
+        can_plot = True
+    except ImportError:
+        can_plot = False
+        print("matplotlib is not installed (pip install -e '.[bench]'): writing tables only")
+
+    by_env = defaultdict(list)
+    for r in results:
+        by_env[r["env_id"]].append(r)
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python benchmarks/report.py` from "
+        + ", ".join(f"`{Path(p).relative_to(BENCHMARKS.parent)}`" for p in opts.results)
+        + ".",
+        "",
+    ]
+    machines = sorted({json.dumps(r["machine"], sort_keys=True) for r in results if "machine" in r})
+    for machine in machines:
+        m = json.loads(machine)
+        lines.append(
+            f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, gymnasium {m['gymnasium']}, "
+            f"Python {m['python']}; {m['workers']} runs at a time."
+        )
+    for env_id, env_results in by_env.items():
+        threshold = THRESHOLDS.get(env_id)
+        lines += [
+            "",
+            f"## {env_id}",
+            "",
+            f"Threshold: mean of the last 10 training returns ≥ {threshold}.",
+            "",
+        ]
+        lines += table(env_results)
+        if can_plot:
+            (out.parent / "plots").mkdir(exist_ok=True)
+            for path in plot(env_id, env_results, threshold, out.parent / "plots"):
+                lines += ["", f"![{env_id}]({path.relative_to(out.parent)})"]
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

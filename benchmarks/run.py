@@ -1,0 +1,190 @@
+"""Run algorithms × environments × seeds, and record per run how fast and how well it learned.
+
+    python benchmarks/run.py --algorithms dqn --envs CartPole-v1 --seeds 1 2 3 4 5
+    python benchmarks/report.py
+
+Every run is its own process, launched as a user launches it (`python algorithms/<name>.py
+--env-id ... --seed ...`) in a scratch directory under `benchmarks/work/`, so the clock starts
+before Python imports anything. What the run logged to tensorboard gives the rest:
+
+- solved: the first time the mean of the last 10 training episode returns reaches the env's
+  threshold; seconds are counted from launch, steps are environment steps;
+- the final greedy evaluation: the `eval/episodic_return` points of the last evaluation;
+- steps per second: the last `charts/SPS` the run logged;
+- peak memory: the largest resident set of the process, from the kernel's accounting.
+
+One JSON line per finished run is appended to `--out` as it finishes, learning curve included.
+A sweep that is stopped keeps what finished, and running the same command again skips the
+runs that are already there.
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The return at which an environment counts as solved (gymnasium's reward_threshold where it has one).
+THRESHOLDS = {"CartPole-v1": 475, "Acrobot-v1": -100, "LunarLander-v3": 200, "MountainCar-v0": -110}
+
+# Arguments that differ from an algorithm's defaults (tuned for CartPole-v1), per environment.
+# These are the documented hyper-parameter sets that the results in RESULTS.md were measured with.
+HYPERPARAMETERS = {
+    ("dqn", "LunarLander-v3"): [
+        "--total-timesteps", "300000", "--buffer-size", "300000", "--learning-rate", "6.3e-4",
+        "--exploration-fraction", "0.12", "--end-e", "0.05", "--learning-starts", "10000",
+        "--hidden-size", "256", "--tau", "0.01",
+    ],
+}  # fmt: skip
+
+
+def machine(workers: int) -> dict:
+    cpu_lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in cpu_lines if line.startswith("model name")),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "workers": workers,
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "gymnasium": version("gymnasium"),
+    }
+
+
+def run_one(algorithm: str, env_id: str, seed: int, settings: list[str], work_dir: Path) -> dict:
+    """Launch one run, wait for it, and read what it logged."""
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    command = [
+        sys.executable,
+        str(ROOT / "algorithms" / f"{algorithm}.py"),
+        "--env-id",
+        env_id,
+        "--seed",
+        str(seed),
+    ]
+    command += settings
+    launch = time.time()
+    with open(work_dir / "output.log", "w") as log:
+        process = subprocess.Popen(command, cwd=work_dir, stdout=log, stderr=subprocess.STDOUT)
+        # wait4 gives this child's own resource usage, its peak resident memory among it
+        _, status, usage = os.wait4(process.pid, 0)
+    wall = time.time() - launch
+    result = {
+        "algorithm": algorithm,
+        "env_id": env_id,
+        "seed": seed,
+        "settings": " ".join(settings),
+        "returncode": os.waitstatus_to_exitcode(status),
+        "wall_seconds": round(wall, 2),
+        "peak_memory_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+    if result["returncode"] != 0:
+        result["error"] = (work_dir / "output.log").read_text()[-2000:]
+        return result
+    return result | read_run(glob.glob(str(work_dir / "runs" / "*"))[0], launch, THRESHOLDS.get(env_id))
+
+
+def read_run(run_dir: str, launch: float, threshold: float | None) -> dict:
+    events = EventAccumulator(run_dir, size_guidance={"scalars": 0})
+    events.Reload()
+    episodes = events.Scalars("charts/episodic_return")
+    curve = [[e.step, round(e.wall_time - launch, 3), e.value] for e in episodes]
+    solved_step = solved_seconds = None
+    returns = np.array([e.value for e in episodes])
+    if threshold is not None and len(returns) >= 10:
+        last_10_mean = np.convolve(returns, np.ones(10) / 10, mode="valid")
+        crossed = np.flatnonzero(last_10_mean >= threshold)
+        if crossed.size:
+            solved_step, solved_seconds, _ = curve[crossed[0] + 9]
+    evaluations = events.Scalars("eval/episodic_return")
+    last_step = evaluations[-1].step
+    final_eval = [e.value for e in evaluations if e.step == last_step]
+    return {
+        "solved_step": solved_step,
+        "solved_seconds": solved_seconds,
+        "eval_mean": float(np.mean(final_eval)),
+        "eval_std": float(np.std(final_eval)),
+        "sps": events.Scalars("charts/SPS")[-1].value,
+        "total_steps": last_step,
+        "curve": curve,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--algorithms", nargs="+", default=["dqn"], help="files in algorithms/, without .py")
+    parser.add_argument("--envs", nargs="+", default=["CartPole-v1"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="runs at a time (default: cores)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "results.jsonl"))
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: arguments passed to every run")
+    opts = parser.parse_args()
+    extra = opts.extra[1:] if opts.extra[:1] == ["--"] else opts.extra
+    for algorithm in opts.algorithms:
+        if not (ROOT / "algorithms" / f"{algorithm}.py").exists():
+            parser.error(f"no algorithms/{algorithm}.py")
+
+    out = Path(opts.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if out.exists():
+        for line in out.read_text().splitlines():
+            r = json.loads(line)
+            if r["returncode"] == 0:
+                done.add((r["algorithm"], r["env_id"], r["seed"], r["settings"]))
+    jobs = []
+    for algorithm in opts.algorithms:
+        for env_id in opts.envs:
+            for seed in opts.seeds:
+                settings = HYPERPARAMETERS.get((algorithm, env_id), []) + extra
+                if (algorithm, env_id, seed, " ".join(settings)) not in done:
+                    jobs.append((algorithm, env_id, seed, settings))
+    print(f"{len(jobs)} runs to do ({len(done)} already in {out}), {opts.workers} at a time")
+
+    lock, finished, start = threading.Lock(), [0], time.time()
+
+    def job(spec):
+        algorithm, env_id, seed, settings = spec
+        work_dir = ROOT / "benchmarks" / "work" / out.stem / f"{algorithm}__{env_id}__{seed}"
+        result = run_one(algorithm, env_id, seed, settings, work_dir) | {"machine": machine(opts.workers)}
+        with lock:
+            with open(out, "a") as f:
+                f.write(json.dumps(result) + "\n")
+            finished[0] += 1
+            bar = "#" * (30 * finished[0] // len(jobs))
+            solved = result.get("solved_seconds")
+            outcome = result.get("error", "").strip().splitlines()[-1:] or [
+                f"eval {result['eval_mean']:.1f}, solved "
+                + (f"at {result['solved_step']:,} steps, {solved:.1f} s" if solved is not None else "never")
+            ]
+            print(
+                f"[{bar:<30}] {finished[0]}/{len(jobs)} {time.time() - start:6.0f} s  "
+                f"{algorithm} {env_id} seed {seed}: {outcome[0]}",
+                flush=True,
+            )
+
+    with ThreadPoolExecutor(opts.workers) as pool:
+        list(pool.map(job, jobs))
+
+
+if __name__ == "__main__":
+    main()

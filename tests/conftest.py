@@ -1,0 +1,29 @@
+"""Shared test set-up: each algorithm file is loaded as a module, and every test runs in a fresh
+working directory, so that the `runs/` and `videos/` a run writes belong to that test alone."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
+
+# For each algorithm: the arguments of a short run that still passes through every code path
+# (learning, logging, periodic evaluation), used by the smoke and determinism tests.
+SHORT_RUNS = {
+    "dqn": dict(total_timesteps=2_000, learning_starts=500, eval_frequency=1_000, eval_episodes=2),
+}
+
+
+def load_algorithm(name: str):
+    """Import `algorithms/<name>.py`; the files are standalone scripts, not a package."""
+    spec = importlib.util.spec_from_file_location(name, ALGORITHMS_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

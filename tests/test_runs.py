@@ -1,0 +1,76 @@
+"""What a run leaves behind, and that the same seed gives the same run."""
+
+import glob
+import os
+
+import pytest
+import torch
+from conftest import SHORT_RUNS, load_algorithm
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+TAGS = {
+    "charts/episodic_return",
+    "charts/episodic_length",
+    "charts/SPS",
+    "eval/episodic_return",
+}
+ALGORITHM_TAGS = {
+    "dqn": {"charts/epsilon", "losses/td_loss", "losses/q_values"},
+}
+
+
+def scalars(run_dir: str) -> EventAccumulator:
+    events = EventAccumulator(run_dir, size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    return events
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_smoke_run_writes_logs_checkpoint_and_videos(name):
+    algorithm = load_algorithm(name)
+    args = algorithm.Args(seed=1, capture_video=True, save_model=True, **SHORT_RUNS[name])
+    summary = algorithm.train(args)
+    run_name = os.path.basename(summary["run_dir"])
+
+    events = scalars(summary["run_dir"])
+    assert TAGS | ALGORITHM_TAGS[name] <= set(events.Tags()["scalars"])
+    assert "hyperparameters/text_summary" in events.Tags()["tensors"]
+    # one point per evaluation episode: the periodic evaluation and the final one
+    assert len(events.Scalars("eval/episodic_return")) == 2 * args.eval_episodes
+
+    assert summary["model_path"] == f"runs/{run_name}/{args.exp_name}.pt"
+    checkpoint = torch.load(summary["model_path"])
+    assert checkpoint["args"] == vars(args)
+
+    assert glob.glob(f"videos/{run_name}/*.mp4"), "no training video"
+    assert glob.glob(f"videos/{run_name}-eval/*.mp4"), "no evaluation video"
+
+
+def test_dqn_checkpoint_reloads_into_evaluate():
+    dqn = load_algorithm("dqn")
+    args = dqn.Args(seed=3, save_model=True, **SHORT_RUNS["dqn"])
+    summary = dqn.train(args)
+
+    checkpoint = torch.load(summary["model_path"])
+    q_network = dqn.QNetwork(obs_dim=4, n_actions=2, hidden_size=args.hidden_size)
+    q_network.load_state_dict(checkpoint["q_network"])
+    envs = dqn.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
+    returns = dqn.evaluate(q_network, envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
+    assert returns == summary["eval_returns"]
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_same_seed_same_run(name):
+    algorithm = load_algorithm(name)
+
+    def run(seed, exp_name):  # a run directory of its own, even when two runs start in the same second
+        events = scalars(algorithm.train(algorithm.Args(exp_name=exp_name, seed=seed, **SHORT_RUNS[name]))["run_dir"])
+        return {
+            tag: [(e.step, e.value) for e in events.Scalars(tag)]
+            for tag in events.Tags()["scalars"]
+            if tag != "charts/SPS"  # wall-clock
+        }
+
+    first, second, other_seed = run(1, "first"), run(1, "second"), run(2, "other")
+    assert first == second
+    assert first["charts/episodic_return"] != other_seed["charts/episodic_return"]
