@@ -12,6 +12,8 @@ ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
 # (learning, logging, periodic evaluation), used by the smoke and determinism tests.
 SHORT_RUNS = {
     "dqn": dict(total_timesteps=2_000, learning_starts=500, eval_frequency=1_000, eval_episodes=2),
+    "reinforce": dict(total_timesteps=2_000, num_envs=4, eval_frequency=1_000, eval_episodes=2),
+    "actor_critic": dict(total_timesteps=2_048, num_envs=8, eval_frequency=1_024, eval_episodes=2),
 }
 
 

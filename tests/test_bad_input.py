@@ -10,7 +10,10 @@ from conftest import ALGORITHMS_DIR, SHORT_RUNS
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ALGORITHMS_DIR / f"{name}.py"), *args], capture_output=True, text=True, timeout=120
+        [sys.executable, str(ALGORITHMS_DIR / f"{name}.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -16,6 +16,14 @@ TAGS = {
 }
 ALGORITHM_TAGS = {
     "dqn": {"charts/epsilon", "losses/td_loss", "losses/q_values"},
+    "reinforce": {"losses/policy_loss", "losses/value_loss"},
+    "actor_critic": {"losses/actor_loss", "losses/critic_loss", "losses/entropy"},
+}
+# The network that acts, as each file's checkpoint stores it: (checkpoint key, class name).
+ACTING_NETWORK = {
+    "dqn": ("q_network", "QNetwork"),
+    "reinforce": ("policy", "Policy"),
+    "actor_critic": ("actor", "Actor"),
 }
 
 
@@ -46,16 +54,17 @@ def test_smoke_run_writes_logs_checkpoint_and_videos(name):
     assert glob.glob(f"videos/{run_name}-eval/*.mp4"), "no evaluation video"
 
 
-def test_dqn_checkpoint_reloads_into_evaluate():
-    dqn = load_algorithm("dqn")
-    args = dqn.Args(seed=3, save_model=True, **SHORT_RUNS["dqn"])
-    summary = dqn.train(args)
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_checkpoint_reloads_into_evaluate(name):
+    algorithm = load_algorithm(name)
+    args = algorithm.Args(seed=3, save_model=True, **SHORT_RUNS[name])
+    summary = algorithm.train(args)
 
-    checkpoint = torch.load(summary["model_path"])
-    q_network = dqn.QNetwork(obs_dim=4, n_actions=2, hidden_size=args.hidden_size)
-    q_network.load_state_dict(checkpoint["q_network"])
-    envs = dqn.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
-    returns = dqn.evaluate(q_network, envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
+    key, network_class = ACTING_NETWORK[name]
+    network = getattr(algorithm, network_class)(obs_dim=4, n_actions=2, hidden_size=args.hidden_size)
+    network.load_state_dict(torch.load(summary["model_path"])[key])
+    envs = algorithm.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
+    returns = algorithm.evaluate(network, envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
     assert returns == summary["eval_returns"]
 
 
@@ -64,7 +73,9 @@ def test_same_seed_same_run(name):
     algorithm = load_algorithm(name)
 
     def run(seed, exp_name):  # a run directory of its own, even when two runs start in the same second
-        events = scalars(algorithm.train(algorithm.Args(exp_name=exp_name, seed=seed, **SHORT_RUNS[name]))["run_dir"])
+        events = scalars(
+            algorithm.train(algorithm.Args(exp_name=exp_name, seed=seed, **SHORT_RUNS[name]))["run_dir"]
+        )
         return {
             tag: [(e.step, e.value) for e in events.Scalars(tag)]
             for tag in events.Tags()["scalars"]

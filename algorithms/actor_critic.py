@@ -1,0 +1,306 @@
+"""One-step actor-critic.
+
+Sutton & Barto, "Reinforcement Learning: An Introduction", 2nd ed., section 13.5; the idea
+goes back to Barto, Sutton & Anderson, "Neuronlike adaptive elements that can solve difficult
+learning control problems", IEEE SMC 1983.
+
+REINFORCE weighs ∇ log π_θ(a_t|s_t) by the whole reward-to-go G_t, which is unbiased but noisy
+and known only when the episode is over. The one-step actor-critic replaces G_t by a one-step
+estimate built from a learned state-value function, the critic V_φ, and so learns from every
+transition as soon as it happens. For a transition (s, a, r, s') the TD error
+
+    δ = r + γ (1 − terminated) V_φ(s') − V_φ(s)
+
+is the advantage of a over what V_φ expected from s: positive when a turned out better than
+expected. The actor (the policy π_θ) and the critic then take one gradient step each:
+
+    L(θ) = − mean [ δ · log π_θ(a|s) ] − β · mean [ H(π_θ(·|s)) ]     actor, δ a constant
+    L(φ) =   mean [ (V_φ(s) − (r + γ (1 − terminated) V_φ(s')))² ]    critic, the target a constant
+
+H is the entropy of the policy: the bonus β·H keeps π_θ from collapsing onto one action before
+the critic can tell the actions apart. A *terminated* episode has no future: V(s') is replaced
+by 0. A *truncated* one would have gone on: the last transition still bootstraps through V(s').
+The γ^t factor of the textbook's pseudo-code is dropped, as in practice everywhere: it would
+weigh late steps of an episode almost to nothing.
+
+Each step of the `num_envs` environments gives one mean over `num_envs` transitions. Actor and
+critic are separate networks with their own learning rates: with a shared body, the critic's
+regression on returns of a few hundred would swamp the actor's gradient, and the actor needs
+the smaller step (a policy that moves faster than its critic can follow collapses).
+
+Actions are sampled from π_θ while training; evaluation takes the most probable action.
+
+Run:
+    python algorithms/actor_critic.py --env-id CartPole-v1
+    python algorithms/actor_critic.py --env-id Acrobot-v1 --total-timesteps 500000
+    tensorboard --logdir runs
+"""
+
+import os
+import random
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from importlib.util import find_spec
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.distributions import Categorical
+from torch.utils.tensorboard import SummaryWriter
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, train on the GPU when there is one"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "refrl"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """if toggled, record videos of the agent into the `videos` folder"""
+    save_model: bool = False
+    """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
+    env_id: str = "CartPole-v1"
+    """the id of the environment (discrete actions)"""
+    total_timesteps: int = 200_000
+    """total environment steps of the experiment, all environments counted"""
+    num_envs: int = 32
+    """the number of parallel game environments: the transitions in each update"""
+    eval_episodes: int = 10
+    """the number of greedy episodes of each evaluation"""
+    eval_frequency: int = 0
+    """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+
+    # Algorithm specific arguments
+    learning_rate: float = 3e-4
+    """the learning rate of the actor's optimizer"""
+    critic_learning_rate: float = 1e-3
+    """the learning rate of the critic's optimizer"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    ent_coef: float = 0.01
+    """β, the weight of the entropy bonus"""
+    hidden_size: int = 64
+    """the width of the two hidden layers of the actor and of the critic"""
+
+
+def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
+    """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
+
+    Next-step autoreset: the step on which an episode ends returns its true last observation,
+    and the *following* call to `step` ignores the action and returns the first observation of a
+    new episode (reward 0, not done). CartPole comes with a numpy implementation that steps all
+    its copies in one call, which `make_vec` picks when it exists.
+    """
+    envs = gym.make_vec(env_id, num_envs, render_mode="rgb_array" if capture_video else None)
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    if capture_video:
+        envs = gym.wrappers.vector.RecordVideo(envs, video_folder)
+    envs.action_space.seed(seed)
+    return envs
+
+
+def mlp(in_size: int, out_size: int, hidden_size: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(in_size, hidden_size),
+        nn.Tanh(),
+        nn.Linear(hidden_size, hidden_size),
+        nn.Tanh(),
+        nn.Linear(hidden_size, out_size),
+    )
+
+
+class Actor(nn.Module):
+    """π_θ(·|s): an observation in, a categorical distribution over the actions out."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden_size: int):
+        super().__init__()
+        self.logits = mlp(obs_dim, n_actions, hidden_size)
+
+    def forward(self, x: torch.Tensor) -> Categorical:
+        return Categorical(logits=self.logits(x))
+
+
+class Critic(nn.Module):
+    """V_φ(s): an observation in, the expected return from it out."""
+
+    def __init__(self, obs_dim: int, hidden_size: int):
+        super().__init__()
+        self.value = mlp(obs_dim, 1, hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.value(x).squeeze(-1)
+
+
+def evaluate(actor: Actor, envs, eval_episodes: int, seed: int, device: torch.device):
+    """Play `eval_episodes` episodes taking the most probable action, in `envs`, one env made by
+    `make_env`, and return their undiscounted returns. Seeding the first reset makes every
+    evaluation of a run play the same starting states, so that evaluations compare policies."""
+    returns = []
+    obs, _ = envs.reset(seed=seed)
+    while len(returns) < eval_episodes:
+        with torch.no_grad():
+            actions = actor.logits(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+        obs, _, _, _, infos = envs.step(actions)
+        if "episode" in infos:
+            returns.extend(infos["episode"]["r"][infos["_episode"]].tolist())
+    return returns
+
+
+def fail(message: str):
+    """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
+    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def train(args: Args) -> dict:
+    # ---- check the input before anything is written ----
+    try:
+        env = gym.make(args.env_id)
+    except gym.error.Error as e:
+        fail(f"--env-id {args.env_id}: {e}")
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        fail(
+            f"--env-id {args.env_id} has actions {env.action_space}; this file needs a discrete action space"
+        )
+    env.close()
+    if args.track and find_spec("wandb") is None:
+        fail("--track needs wandb, which is not installed (pip install wandb)")
+
+    # ---- seeding, device, logging ----
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    # a small network's operations are too short to share between threads: the hand-off costs
+    # more than it saves, and idle threads spin against other processes on a shared machine
+    torch.set_num_threads(1)
+    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("notice: --cuda given but no GPU is available; training on the CPU")
+    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    if args.track:
+        import wandb  # imported only here, so that wandb is needed only with --track
+
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
+    writer = SummaryWriter(f"runs/{run_name}")
+    writer.add_text(
+        "hyperparameters",
+        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+    )
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
+    eval_seed = args.seed + 100_000  # episodes the training envs never start from
+
+    # ---- networks and optimizers (no storage: each transition is learned from once, at once) ----
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    n_actions = int(envs.single_action_space.n)
+    actor = Actor(obs_dim, n_actions, args.hidden_size).to(device)
+    critic = Critic(obs_dim, args.hidden_size).to(device)
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.critic_learning_rate, fused=True)
+
+    # ---- the training loop ----
+    start_time = time.time()
+    recent_returns = deque(maxlen=10)
+    obs = torch.as_tensor(envs.reset(seed=args.seed)[0], device=device)
+    autoreset = torch.zeros(args.num_envs, dtype=torch.bool, device=device)
+    num_iterations = args.total_timesteps // args.num_envs
+    for iteration in range(1, num_iterations + 1):
+        global_step = iteration * args.num_envs
+        pi = actor(obs)
+        actions = pi.sample()
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions.cpu().numpy())
+        next_obs = torch.as_tensor(next_obs, device=device)
+        rewards = torch.as_tensor(rewards, dtype=torch.float32, device=device)
+        dones = torch.as_tensor(terminations | truncations, device=device)
+        terminations = torch.as_tensor(terminations, dtype=torch.float32, device=device)
+
+        if "episode" in infos:
+            finished = infos["_episode"]
+            for episode_return, episode_length in zip(
+                infos["episode"]["r"][finished], infos["episode"]["l"][finished]
+            ):
+                recent_returns.append(float(episode_return))
+                writer.add_scalar("charts/episodic_return", episode_return, global_step)
+                writer.add_scalar("charts/episodic_length", episode_length, global_step)
+
+        # ---- learning ----
+        # a step that only reset its env joins two episodes: it is no transition, so it is left out
+        real = ~autoreset
+        values = critic(obs)
+        with torch.no_grad():
+            td_target = rewards + args.gamma * (1 - terminations) * critic(next_obs)
+        delta = (td_target - values)[real]
+        critic_loss = (delta**2).mean()
+        critic_optimizer.zero_grad()
+        critic_loss.backward()
+        critic_optimizer.step()
+
+        entropy = pi.entropy()[real].mean()
+        actor_loss = -(delta.detach() * pi.log_prob(actions)[real]).mean() - args.ent_coef * entropy
+        actor_optimizer.zero_grad()
+        actor_loss.backward()
+        actor_optimizer.step()
+
+        autoreset = dones
+        obs = next_obs
+
+        if iteration % 100 == 0:
+            writer.add_scalar("losses/critic_loss", critic_loss.item(), global_step)
+            writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
+            writer.add_scalar("losses/entropy", entropy.item(), global_step)
+            writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+
+        # ---- report and evaluate ----
+        if iteration % max(num_iterations // 20, 1) == 0:
+            recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
+            sps = int(global_step / (time.time() - start_time))
+            print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
+
+        if iteration == num_iterations or (
+            args.eval_frequency > 0 and global_step % args.eval_frequency < args.num_envs
+        ):
+            eval_returns = evaluate(actor, eval_envs, args.eval_episodes, eval_seed, device)
+            for episode_return in eval_returns:
+                writer.add_scalar("eval/episodic_return", episode_return, global_step)
+            print(
+                f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
+            )
+
+    # ---- save and close ----
+    model_path = None
+    if args.save_model:
+        model_path = f"runs/{run_name}/{args.exp_name}.pt"
+        torch.save(
+            {"actor": actor.state_dict(), "critic": critic.state_dict(), "args": vars(args)}, model_path
+        )
+        print(f"model saved to {model_path}")
+    envs.close()
+    eval_envs.close()
+    writer.close()
+    return {"eval_returns": eval_returns, "run_dir": f"runs/{run_name}", "model_path": model_path}
+
+
+if __name__ == "__main__":
+    train(tyro.cli(Args))

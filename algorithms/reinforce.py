@@ -1,0 +1,356 @@
+"""REINFORCE: Monte-Carlo policy gradient, with a learned state-value baseline.
+
+Williams, "Simple statistical gradient-following algorithms for connectionist reinforcement
+learning", Machine Learning 1992. Sutton & Barto, "Reinforcement Learning: An Introduction",
+2nd ed., section 13.3-13.4.
+
+A stochastic policy π_θ(a|s) is improved by gradient ascent on its expected return
+J(θ) = E_τ~π_θ [Σ_t γ^t r_t]. The policy gradient theorem turns the gradient of that expectation
+into an expectation that episodes played with π_θ estimate:
+
+    ∇_θ J(θ) = E [ Σ_t ∇_θ log π_θ(a_t|s_t) · (G_t − b(s_t)) ]
+
+    G_t = Σ_{k≥0} γ^k r_{t+k}               the reward-to-go: what followed action a_t, nothing before
+
+Why it holds: ∇_θ E[f] = E[f ∇_θ log p_θ(τ)] (the log-derivative trick), and log p_θ(τ) is
+Σ_t log π_θ(a_t|s_t) plus terms of the environment that do not depend on θ. Rewards earned
+before t do not depend on a_t, so they drop out of the term of a_t and leave the reward-to-go.
+Any baseline b(s_t) that does not depend on a_t leaves the expectation unchanged, since
+E_a[∇ log π(a|s)] = ∇ Σ_a π(a|s) = ∇ 1 = 0, but a good one removes much of its variance. We
+learn b(s) = V_φ(s) by regression on the returns, and with it the update from a batch of
+whole episodes is
+
+    ψ_t   = G_t − V_φ(s_t)                   (G_t without a baseline)
+    L(θ)  = − mean_t [ log π_θ(a_t|s_t) · ψ_t ]          one gradient step on θ
+    L(φ)  =   mean_t [ (V_φ(s_t) − G_t)² ]                one gradient step on φ
+
+ψ_t is a constant for the policy step (no gradient flows into V_φ through it). With
+`normalize_returns` the ψ_t of a batch are scaled to zero mean and unit variance: returns grow
+a hundredfold as CartPole is learned, and without the scaling the size of the policy step grows
+with them, so one learning rate would be too small early and too large late.
+
+Episodes: each iteration plays exactly one whole episode in each of the `num_envs`
+environments, all with the current policy, then updates; this keeps the method on-policy. An
+episode that *terminates* has G_T = r_T. An episode *truncated* by a time limit would have
+gone on, so with a baseline its last return bootstraps: G_T = r_T + γ V_φ(s_{T+1}).
+
+Actions are sampled from π_θ while training; evaluation takes the most probable action.
+
+Run:
+    python algorithms/reinforce.py --env-id CartPole-v1
+    python algorithms/reinforce.py --env-id Acrobot-v1 --total-timesteps 500000
+    tensorboard --logdir runs
+"""
+
+import os
+import random
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from importlib.util import find_spec
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.distributions import Categorical
+from torch.utils.tensorboard import SummaryWriter
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, train on the GPU when there is one"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "refrl"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """if toggled, record videos of the agent into the `videos` folder"""
+    save_model: bool = False
+    """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
+    env_id: str = "CartPole-v1"
+    """the id of the environment (discrete actions)"""
+    total_timesteps: int = 100_000
+    """total environment steps of the experiment, all environments counted"""
+    num_envs: int = 8
+    """the number of parallel game environments: the episodes in each batch"""
+    eval_episodes: int = 10
+    """the number of greedy episodes of each evaluation"""
+    eval_frequency: int = 0
+    """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+
+    # Algorithm specific arguments
+    learning_rate: float = 1e-2
+    """the learning rate of the policy's optimizer"""
+    value_learning_rate: float = 1e-2
+    """the learning rate of the baseline's optimizer"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    hidden_size: int = 64
+    """the width of the two hidden layers of the policy and of the baseline"""
+    baseline: bool = True
+    """if toggled, subtract a learned state-value baseline V(s) from the returns"""
+    normalize_returns: bool = True
+    """if toggled, scale the returns (less the baseline) of each batch to zero mean, unit variance"""
+
+
+def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
+    """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
+
+    Next-step autoreset: the step on which an episode ends returns its true last observation,
+    and the *following* call to `step` ignores the action and returns the first observation of a
+    new episode (reward 0, not done). CartPole comes with a numpy implementation that steps all
+    its copies in one call, which `make_vec` picks when it exists.
+    """
+    envs = gym.make_vec(env_id, num_envs, render_mode="rgb_array" if capture_video else None)
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    if capture_video:
+        envs = gym.wrappers.vector.RecordVideo(envs, video_folder)
+    envs.action_space.seed(seed)
+    return envs
+
+
+def mlp(in_size: int, out_size: int, hidden_size: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(in_size, hidden_size),
+        nn.Tanh(),
+        nn.Linear(hidden_size, hidden_size),
+        nn.Tanh(),
+        nn.Linear(hidden_size, out_size),
+    )
+
+
+class Policy(nn.Module):
+    """π_θ(·|s): an observation in, a categorical distribution over the actions out."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden_size: int):
+        super().__init__()
+        self.logits = mlp(obs_dim, n_actions, hidden_size)
+
+    def forward(self, x: torch.Tensor) -> Categorical:
+        return Categorical(logits=self.logits(x))
+
+
+class Baseline(nn.Module):
+    """V_φ(s): an observation in, the expected return from it out."""
+
+    def __init__(self, obs_dim: int, hidden_size: int):
+        super().__init__()
+        self.value = mlp(obs_dim, 1, hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.value(x).squeeze(-1)
+
+
+class EpisodeBatch:
+    """One whole episode from each of `num_envs` environments, stored step by step.
+
+    Row t holds step t of every episode. Episodes end at different steps: `alive[t, i]` says
+    whether episode i was still running at step t, and `ends[t, i]` whether step t was its last.
+    Preallocated for the longest episode the environment allows.
+    """
+
+    def __init__(self, max_steps: int, num_envs: int, obs_dim: int):
+        self.obs = np.zeros((max_steps, num_envs, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((max_steps, num_envs), dtype=np.int64)
+        self.rewards = np.zeros((max_steps, num_envs), dtype=np.float32)
+        self.alive = np.zeros((max_steps, num_envs), dtype=bool)
+        self.ends = np.zeros((max_steps, num_envs), dtype=bool)
+        self.last_obs = np.zeros((num_envs, obs_dim), dtype=np.float32)  # s_{T+1}, where the last step led
+        self.truncated = np.zeros(num_envs, dtype=bool)
+
+    def returns(self, length: int, gamma: float, bootstrap: np.ndarray) -> np.ndarray:
+        """G_t = r_t + γ G_{t+1}, backwards from each episode's end, where G_T = r_T + γ·bootstrap."""
+        returns = np.zeros((length, len(bootstrap)), dtype=np.float32)
+        running = bootstrap
+        for t in reversed(range(length)):
+            running = self.rewards[t] + gamma * np.where(self.ends[t], bootstrap, running)
+            returns[t] = running
+        return returns
+
+
+def evaluate(policy: Policy, envs, eval_episodes: int, seed: int, device: torch.device):
+    """Play `eval_episodes` episodes taking the most probable action, in `envs`, one env made by
+    `make_env`, and return their undiscounted returns. Seeding the first reset makes every
+    evaluation of a run play the same starting states, so that evaluations compare policies."""
+    returns = []
+    obs, _ = envs.reset(seed=seed)
+    while len(returns) < eval_episodes:
+        with torch.no_grad():
+            actions = policy.logits(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+        obs, _, _, _, infos = envs.step(actions)
+        if "episode" in infos:
+            returns.extend(infos["episode"]["r"][infos["_episode"]].tolist())
+    return returns
+
+
+def fail(message: str):
+    """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
+    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def train(args: Args) -> dict:
+    # ---- check the input before anything is written ----
+    try:
+        env = gym.make(args.env_id)
+    except gym.error.Error as e:
+        fail(f"--env-id {args.env_id}: {e}")
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        fail(
+            f"--env-id {args.env_id} has actions {env.action_space}; this file needs a discrete action space"
+        )
+    if env.spec.max_episode_steps is None:
+        fail(f"--env-id {args.env_id} has no time limit; REINFORCE learns from whole episodes")
+    env.close()
+    if args.track and find_spec("wandb") is None:
+        fail("--track needs wandb, which is not installed (pip install wandb)")
+
+    # ---- seeding, device, logging ----
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    # a small network's operations are too short to share between threads: the hand-off costs
+    # more than it saves, and idle threads spin against other processes on a shared machine
+    torch.set_num_threads(1)
+    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("notice: --cuda given but no GPU is available; training on the CPU")
+    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    if args.track:
+        import wandb  # imported only here, so that wandb is needed only with --track
+
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
+    writer = SummaryWriter(f"runs/{run_name}")
+    writer.add_text(
+        "hyperparameters",
+        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+    )
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
+    eval_seed = args.seed + 100_000  # episodes the training envs never start from
+
+    # ---- networks, optimizers, episode storage ----
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    n_actions = int(envs.single_action_space.n)
+    policy = Policy(obs_dim, n_actions, args.hidden_size).to(device)
+    baseline = Baseline(obs_dim, args.hidden_size).to(device)
+    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate, fused=True)
+    baseline_optimizer = torch.optim.Adam(baseline.parameters(), lr=args.value_learning_rate, fused=True)
+    batch = EpisodeBatch(envs.spec.max_episode_steps, args.num_envs, obs_dim)
+
+    # ---- the training loop ----
+    start_time = time.time()
+    global_step, next_report, next_eval = 0, 0, args.eval_frequency
+    recent_returns = deque(maxlen=10)
+    obs, _ = envs.reset(seed=args.seed)
+    while global_step < args.total_timesteps:
+        # play one episode in every env; an env whose episode is over idles until all are
+        alive = np.ones(args.num_envs, dtype=bool)
+        length = 0
+        while alive.any():
+            with torch.no_grad():
+                actions = policy(torch.as_tensor(obs, device=device)).sample().cpu().numpy()
+            next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+            ended = alive & (terminations | truncations)
+            t = length
+            batch.obs[t], batch.actions[t], batch.rewards[t], batch.alive[t], batch.ends[t] = (
+                obs,
+                actions,
+                rewards,
+                alive,
+                ended,
+            )
+            batch.last_obs[ended], batch.truncated[ended] = next_obs[ended], truncations[ended]
+            global_step += int(alive.sum())
+            alive &= ~ended
+            obs = next_obs
+            length += 1
+            # an idle env may finish more episodes; only those in the batch are logged
+            for i in np.flatnonzero(ended):
+                recent_returns.append(float(infos["episode"]["r"][i]))
+                writer.add_scalar("charts/episodic_return", infos["episode"]["r"][i], global_step)
+                writer.add_scalar("charts/episodic_length", infos["episode"]["l"][i], global_step)
+        obs, _ = envs.reset()
+
+        # ---- learning ----
+        bootstrap = np.zeros(args.num_envs, dtype=np.float32)
+        if args.baseline:  # V(s_{T+1}) after a truncation; 0 after a termination
+            with torch.no_grad():
+                last_values = baseline(torch.as_tensor(batch.last_obs, device=device)).cpu().numpy()
+            bootstrap = np.where(batch.truncated, last_values, 0.0)
+        steps = batch.alive[:length]  # the steps episodes were running, one row per (t, i)
+        b_obs = torch.as_tensor(batch.obs[:length][steps], device=device)
+        b_actions = torch.as_tensor(batch.actions[:length][steps], device=device)
+        b_returns = torch.as_tensor(batch.returns(length, args.gamma, bootstrap)[steps], device=device)
+
+        values = baseline(b_obs)
+        psi = b_returns - values.detach() if args.baseline else b_returns
+        if args.normalize_returns:
+            psi = (psi - psi.mean()) / (psi.std() + 1e-8)
+        policy_loss = -(policy(b_obs).log_prob(b_actions) * psi).mean()
+        policy_optimizer.zero_grad()
+        policy_loss.backward()
+        policy_optimizer.step()
+        writer.add_scalar("losses/policy_loss", policy_loss.item(), global_step)
+
+        if args.baseline:
+            value_loss = ((values - b_returns) ** 2).mean()
+            baseline_optimizer.zero_grad()
+            value_loss.backward()
+            baseline_optimizer.step()
+            writer.add_scalar("losses/value_loss", value_loss.item(), global_step)
+        writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+
+        # ---- report and evaluate ----
+        if global_step >= next_report:
+            next_report += args.total_timesteps // 20
+            recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
+            sps = int(global_step / (time.time() - start_time))
+            print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
+
+        done = global_step >= args.total_timesteps
+        if done or (args.eval_frequency > 0 and global_step >= next_eval):
+            next_eval += args.eval_frequency
+            eval_returns = evaluate(policy, eval_envs, args.eval_episodes, eval_seed, device)
+            for episode_return in eval_returns:
+                writer.add_scalar("eval/episodic_return", episode_return, global_step)
+            print(
+                f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
+            )
+
+    # ---- save and close ----
+    model_path = None
+    if args.save_model:
+        model_path = f"runs/{run_name}/{args.exp_name}.pt"
+        torch.save(
+            {"policy": policy.state_dict(), "baseline": baseline.state_dict(), "args": vars(args)}, model_path
+        )
+        print(f"model saved to {model_path}")
+    envs.close()
+    eval_envs.close()
+    writer.close()
+    return {"eval_returns": eval_returns, "run_dir": f"runs/{run_name}", "model_path": model_path}
+
+
+if __name__ == "__main__":
+    train(tyro.cli(Args))
