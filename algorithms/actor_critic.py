@@ -146,17 +146,20 @@ class Critic(nn.Module):
 
 
 def evaluate(actor: Actor, envs, eval_episodes: int, seed: int, device: torch.device):
-    """Play `eval_episodes` episodes taking the most probable action, in `envs`, one env made by
-    `make_env`, and return their undiscounted returns. Seeding the first reset makes every
-    evaluation of a run play the same starting states, so that evaluations compare policies."""
+    """Play `eval_episodes` episodes in `envs`, one env made by `make_env`, taking the most
+    probable action, and return their undiscounted returns. The first reset is seeded, so that
+    every evaluation of a run starts from the same states and evaluations compare policies alone.
+    """
     returns = []
-    obs, _ = envs.reset(seed=seed)
-    while len(returns) < eval_episodes:
-        with torch.no_grad():
-            actions = actor.logits(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
-        obs, _, _, _, infos = envs.step(actions)
-        if "episode" in infos:
-            returns.extend(infos["episode"]["r"][infos["_episode"]].tolist())
+    for episode in range(eval_episodes):
+        obs, _ = envs.reset(seed=seed if episode == 0 else None)
+        done = False
+        while not done:
+            with torch.no_grad():
+                actions = actor.logits(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+            obs, _, terminations, truncations, infos = envs.step(actions)
+            done = terminations[0] or truncations[0]
+        returns.append(float(infos["episode"]["r"][0]))
     return returns
 
 

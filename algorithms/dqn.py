@@ -66,7 +66,7 @@ class Args:
     """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
     env_id: str = "CartPole-v1"
     """the id of the environment (discrete actions)"""
-    total_timesteps: int = 50_000
+    total_timesteps: int = 40_000
     """total environment steps of the experiment, all environments counted"""
     num_envs: int = 1
     """the number of parallel game environments"""
@@ -76,13 +76,13 @@ class Args:
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
 
     # Algorithm specific arguments
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     """the learning rate of the optimizer"""
     buffer_size: int = 50_000
     """the replay memory buffer size"""
     gamma: float = 0.99
     """the discount factor gamma"""
-    tau: float = 0.05
+    tau: float = 0.02
     """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
     batch_size: int = 128
     """the batch size of samples from the replay memory"""
@@ -164,19 +164,30 @@ class ReplayBuffer:
         )
 
 
-def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: torch.device):
-    """Play `eval_episodes` episodes greedily (ε = 0) in `envs`, one env made by `make_env`, and
-    return their undiscounted returns. Seeding the first reset makes every evaluation of a run
-    play the same starting states, so that evaluations compare the policies and nothing else."""
-    returns = []
-    obs, _ = envs.reset(seed=seed)
-    while len(returns) < eval_episodes:
+def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: torch.device, gamma: float):
+    """Play `eval_episodes` episodes greedily (ε = 0) in `envs`, one env made by `make_env`.
+
+    Returns each episode's undiscounted return and, to show how far the Q-values are from the
+    truth, the value the network predicted for its first state, max_a Q(s_0, a), beside the
+    discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
+    evaluation of a run starts from the same states and evaluations compare policies alone.
+    """
+    returns, predicted, discounted = [], [], []
+    for episode in range(eval_episodes):
+        obs, _ = envs.reset(seed=seed if episode == 0 else None)
         with torch.no_grad():
-            actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
-        obs, _, _, _, infos = envs.step(actions)
-        if "episode" in infos:
-            returns.extend(infos["episode"]["r"][infos["_episode"]].tolist())
-    return returns
+            predicted.append(q_network(torch.as_tensor(obs, device=device)).max().item())
+        done, discount, discounted_return = False, 1.0, 0.0
+        while not done:
+            with torch.no_grad():
+                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+            obs, rewards, terminations, truncations, infos = envs.step(actions)
+            discounted_return += discount * float(rewards[0])
+            discount *= gamma
+            done = terminations[0] or truncations[0]
+        returns.append(float(infos["episode"]["r"][0]))
+        discounted.append(discounted_return)
+    return returns, predicted, discounted
 
 
 def fail(message: str):
@@ -280,8 +291,8 @@ def train(args: Args) -> dict:
         if global_step > args.learning_starts and iteration % args.train_frequency == 0:
             b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)
             with torch.no_grad():
-                target_max = target_network(b_next_obs).max(dim=1).values
-                td_target = b_rewards + args.gamma * (1 - b_terminations) * target_max
+                next_q = target_network(b_next_obs).max(dim=1).values
+                td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
             q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
             loss = F.smooth_l1_loss(q_taken, td_target)
 
@@ -309,9 +320,13 @@ def train(args: Args) -> dict:
         if iteration == num_iterations or (
             args.eval_frequency > 0 and global_step % args.eval_frequency < args.num_envs
         ):
-            eval_returns = evaluate(q_network, eval_envs, args.eval_episodes, eval_seed, device)
+            eval_returns, predicted, discounted = evaluate(
+                q_network, eval_envs, args.eval_episodes, eval_seed, device, args.gamma
+            )
             for episode_return in eval_returns:
                 writer.add_scalar("eval/episodic_return", episode_return, global_step)
+            writer.add_scalar("eval/predicted_value", np.mean(predicted), global_step)
+            writer.add_scalar("eval/discounted_return", np.mean(discounted), global_step)
             print(
                 f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
             )

@@ -81,9 +81,9 @@ class Args:
     """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
     env_id: str = "CartPole-v1"
     """the id of the environment (discrete actions)"""
-    total_timesteps: int = 100_000
+    total_timesteps: int = 80_000
     """total environment steps of the experiment, all environments counted"""
-    num_envs: int = 8
+    num_envs: int = 4
     """the number of parallel game environments: the episodes in each batch"""
     eval_episodes: int = 10
     """the number of greedy episodes of each evaluation"""
@@ -91,7 +91,7 @@ class Args:
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
 
     # Algorithm specific arguments
-    learning_rate: float = 1e-2
+    learning_rate: float = 7e-3
     """the learning rate of the policy's optimizer"""
     value_learning_rate: float = 1e-2
     """the learning rate of the baseline's optimizer"""
@@ -181,17 +181,20 @@ class EpisodeBatch:
 
 
 def evaluate(policy: Policy, envs, eval_episodes: int, seed: int, device: torch.device):
-    """Play `eval_episodes` episodes taking the most probable action, in `envs`, one env made by
-    `make_env`, and return their undiscounted returns. Seeding the first reset makes every
-    evaluation of a run play the same starting states, so that evaluations compare policies."""
+    """Play `eval_episodes` episodes in `envs`, one env made by `make_env`, taking the most
+    probable action, and return their undiscounted returns. The first reset is seeded, so that
+    every evaluation of a run starts from the same states and evaluations compare policies alone.
+    """
     returns = []
-    obs, _ = envs.reset(seed=seed)
-    while len(returns) < eval_episodes:
-        with torch.no_grad():
-            actions = policy.logits(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
-        obs, _, _, _, infos = envs.step(actions)
-        if "episode" in infos:
-            returns.extend(infos["episode"]["r"][infos["_episode"]].tolist())
+    for episode in range(eval_episodes):
+        obs, _ = envs.reset(seed=seed if episode == 0 else None)
+        done = False
+        while not done:
+            with torch.no_grad():
+                actions = policy.logits(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+            obs, _, terminations, truncations, infos = envs.step(actions)
+            done = terminations[0] or truncations[0]
+        returns.append(float(infos["episode"]["r"][0]))
     return returns
 
 

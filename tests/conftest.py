@@ -10,8 +10,12 @@ ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
 
 # For each algorithm: the arguments of a short run that still passes through every code path
 # (learning, logging, periodic evaluation), used by the smoke and determinism tests.
+DQN_SHORT_RUN = dict(total_timesteps=2_000, learning_starts=500, eval_frequency=1_000, eval_episodes=2)
 SHORT_RUNS = {
-    "dqn": dict(total_timesteps=2_000, learning_starts=500, eval_frequency=1_000, eval_episodes=2),
+    "dqn": DQN_SHORT_RUN,
+    "double_dqn": DQN_SHORT_RUN,
+    "dueling_dqn": DQN_SHORT_RUN,
+    "per_dqn": DQN_SHORT_RUN,
     "reinforce": dict(total_timesteps=2_000, num_envs=4, eval_frequency=1_000, eval_episodes=2),
     "actor_critic": dict(total_timesteps=2_048, num_envs=8, eval_frequency=1_024, eval_episodes=2),
 }

@@ -14,14 +14,27 @@ TAGS = {
     "charts/SPS",
     "eval/episodic_return",
 }
+DQN_TAGS = {
+    "charts/epsilon",
+    "losses/td_loss",
+    "losses/q_values",
+    "eval/predicted_value",
+    "eval/discounted_return",
+}
 ALGORITHM_TAGS = {
-    "dqn": {"charts/epsilon", "losses/td_loss", "losses/q_values"},
+    "dqn": DQN_TAGS,
+    "double_dqn": DQN_TAGS,
+    "dueling_dqn": DQN_TAGS,
+    "per_dqn": DQN_TAGS | {"charts/beta"},
     "reinforce": {"losses/policy_loss", "losses/value_loss"},
     "actor_critic": {"losses/actor_loss", "losses/critic_loss", "losses/entropy"},
 }
 # The network that acts, as each file's checkpoint stores it: (checkpoint key, class name).
 ACTING_NETWORK = {
     "dqn": ("q_network", "QNetwork"),
+    "double_dqn": ("q_network", "QNetwork"),
+    "dueling_dqn": ("q_network", "QNetwork"),
+    "per_dqn": ("q_network", "QNetwork"),
     "reinforce": ("policy", "Policy"),
     "actor_critic": ("actor", "Actor"),
 }
@@ -64,7 +77,11 @@ def test_checkpoint_reloads_into_evaluate(name):
     network = getattr(algorithm, network_class)(obs_dim=4, n_actions=2, hidden_size=args.hidden_size)
     network.load_state_dict(torch.load(summary["model_path"])[key])
     envs = algorithm.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
-    returns = algorithm.evaluate(network, envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
+    evaluation = (network, envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
+    if key == "q_network":  # the value-based files also report predicted and obtained values
+        returns, _, _ = algorithm.evaluate(*evaluation, args.gamma)
+    else:
+        returns = algorithm.evaluate(*evaluation)
     assert returns == summary["eval_returns"]
 
 

@@ -1,0 +1,350 @@
+"""Double DQN.
+
+van Hasselt, Guez & Silver, "Deep Reinforcement Learning with Double Q-learning", AAAI 2016.
+
+DQN's target takes a maximum over noisy estimates, max_a' Q_θ⁻(s', a'), and the maximum of
+noisy estimates is biased upwards: whichever action's value happens to be overestimated is the
+one the max picks, and the error is bootstrapped from state to state. Double Q-learning
+separates choosing the next action from valuing it. DQN already keeps two networks, so Double
+DQN lets the online network θ choose and the target network θ⁻ value:
+
+    a*   = argmax_a' Q_θ(s', a')                              chosen by the online network
+    y    = r + γ (1 − d) Q_θ⁻(s', a*)                         valued by the target network
+    δ    = Q_θ(s, a) − y                                      the TD error
+    L(θ) = mean over the batch of Huber(δ)                    the loss
+    θ⁻   ← τ θ + (1 − τ) θ⁻                                   after every update (Polyak)
+
+An action whose value θ overestimates by chance is now valued by θ⁻, whose errors are not the
+same, so the errors no longer pile up in the target. Everything else is DQN (see dqn.py):
+d = 1 only on termination, truncation bootstraps, Huber loss, ε-greedy exploration.
+
+What differs from dqn.py: this docstring, and the two lines of the TD target (`next_actions`,
+`next_q`). The evaluation logs `eval/predicted_value`, max_a Q(s_0, a), beside
+`eval/discounted_return`, the discounted return that followed: the gap between the two is the
+overestimation, to compare with dqn.py's.
+
+Run:
+    python algorithms/double_dqn.py --env-id CartPole-v1
+    python algorithms/double_dqn.py --env-id LunarLander-v3 --total-timesteps 500000 --cuda
+    tensorboard --logdir runs
+"""
+
+import os
+import random
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from importlib.util import find_spec
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, train on the GPU when there is one"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "refrl"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """if toggled, record videos of the agent into the `videos` folder"""
+    save_model: bool = False
+    """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
+    env_id: str = "CartPole-v1"
+    """the id of the environment (discrete actions)"""
+    total_timesteps: int = 40_000
+    """total environment steps of the experiment, all environments counted"""
+    num_envs: int = 1
+    """the number of parallel game environments"""
+    eval_episodes: int = 10
+    """the number of greedy episodes of each evaluation"""
+    eval_frequency: int = 0
+    """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+
+    # Algorithm specific arguments
+    learning_rate: float = 2e-3
+    """the learning rate of the optimizer"""
+    buffer_size: int = 50_000
+    """the replay memory buffer size"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 0.02
+    """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
+    batch_size: int = 128
+    """the batch size of samples from the replay memory"""
+    hidden_size: int = 128
+    """the width of the two hidden layers of the Q-network"""
+    start_e: float = 1.0
+    """the starting epsilon for exploration"""
+    end_e: float = 0.0
+    """the ending epsilon for exploration"""
+    exploration_fraction: float = 0.1
+    """the fraction of `total_timesteps` it takes for epsilon to go from `start_e` to `end_e`"""
+    learning_starts: int = 1_000
+    """the environment step at which learning starts"""
+    train_frequency: int = 4
+    """do one gradient step every this many vector-environment steps"""
+
+
+def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
+    """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
+
+    Next-step autoreset: the step on which an episode ends returns its true last observation,
+    and the *following* call to `step` ignores the action and returns the first observation of a
+    new episode (reward 0, not done). The training loop must not store that reset step.
+    """
+    envs = gym.make_vec(env_id, num_envs, render_mode="rgb_array" if capture_video else None)
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    if capture_video:
+        envs = gym.wrappers.vector.RecordVideo(envs, video_folder)
+    envs.action_space.seed(seed)
+    return envs
+
+
+class QNetwork(nn.Module):
+    """Q_θ(s, ·): an observation in, one value per action out."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden_size: int):
+        super().__init__()
+        self.network = nn.Sequential(
+            nn.Linear(obs_dim, hidden_size),
+            nn.ReLU(),
+            nn.Linear(hidden_size, hidden_size),
+            nn.ReLU(),
+            nn.Linear(hidden_size, n_actions),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+
+class ReplayBuffer:
+    """A ring buffer of transitions (s, a, r, s', d), preallocated, sampled uniformly."""
+
+    def __init__(self, buffer_size: int, obs_dim: int, device: torch.device, seed: int):
+        self.obs = np.zeros((buffer_size, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((buffer_size, obs_dim), dtype=np.float32)
+        self.actions = np.zeros(buffer_size, dtype=np.int64)
+        self.rewards = np.zeros(buffer_size, dtype=np.float32)
+        self.terminations = np.zeros(buffer_size, dtype=np.float32)
+        self.buffer_size, self.device = buffer_size, device
+        self.pos, self.size = 0, 0
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, obs, next_obs, actions, rewards, terminations):
+        """Store a batch of transitions, overwriting the oldest once the buffer is full."""
+        idx = (self.pos + np.arange(len(actions))) % self.buffer_size
+        self.obs[idx] = obs
+        self.next_obs[idx] = next_obs
+        self.actions[idx] = actions
+        self.rewards[idx] = rewards
+        self.terminations[idx] = terminations
+        self.pos = (self.pos + len(actions)) % self.buffer_size
+        self.size = min(self.size + len(actions), self.buffer_size)
+
+    def sample(self, batch_size: int):
+        idx = self.rng.integers(0, self.size, batch_size)
+        return (
+            torch.from_numpy(array[idx]).to(self.device)
+            for array in (self.obs, self.actions, self.rewards, self.next_obs, self.terminations)
+        )
+
+
+def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: torch.device, gamma: float):
+    """Play `eval_episodes` episodes greedily (ε = 0) in `envs`, one env made by `make_env`.
+
+    Returns each episode's undiscounted return and, to show how far the Q-values are from the
+    truth, the value the network predicted for its first state, max_a Q(s_0, a), beside the
+    discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
+    evaluation of a run starts from the same states and evaluations compare policies alone.
+    """
+    returns, predicted, discounted = [], [], []
+    for episode in range(eval_episodes):
+        obs, _ = envs.reset(seed=seed if episode == 0 else None)
+        with torch.no_grad():
+            predicted.append(q_network(torch.as_tensor(obs, device=device)).max().item())
+        done, discount, discounted_return = False, 1.0, 0.0
+        while not done:
+            with torch.no_grad():
+                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+            obs, rewards, terminations, truncations, infos = envs.step(actions)
+            discounted_return += discount * float(rewards[0])
+            discount *= gamma
+            done = terminations[0] or truncations[0]
+        returns.append(float(infos["episode"]["r"][0]))
+        discounted.append(discounted_return)
+    return returns, predicted, discounted
+
+
+def fail(message: str):
+    """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
+    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def train(args: Args) -> dict:
+    # ---- check the input before anything is written ----
+    try:
+        env = gym.make(args.env_id)
+    except gym.error.Error as e:
+        fail(f"--env-id {args.env_id}: {e}")
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        fail(f"--env-id {args.env_id} has actions {env.action_space}; DQN needs a discrete action space")
+    env.close()
+    if args.track and find_spec("wandb") is None:
+        fail("--track needs wandb, which is not installed (pip install wandb)")
+
+    # ---- seeding, device, logging ----
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    # a small network's operations are too short to share between threads: the hand-off costs
+    # more than it saves, and idle threads spin against other processes on a shared machine
+    torch.set_num_threads(1)
+    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("notice: --cuda given but no GPU is available; training on the CPU")
+    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    if args.track:
+        import wandb  # imported only here, so that wandb is needed only with --track
+
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
+    writer = SummaryWriter(f"runs/{run_name}")
+    writer.add_text(
+        "hyperparameters",
+        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+    )
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
+    eval_seed = args.seed + 100_000  # episodes the training envs never start from
+
+    # ---- networks, optimizer, replay buffer ----
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    n_actions = int(envs.single_action_space.n)
+    q_network = QNetwork(obs_dim, n_actions, args.hidden_size).to(device)
+    target_network = QNetwork(obs_dim, n_actions, args.hidden_size).to(device)
+    target_network.load_state_dict(q_network.state_dict())
+    param_pairs = list(zip(target_network.parameters(), q_network.parameters()))  # (θ⁻, θ) for Polyak
+    optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate, fused=True)
+    rb = ReplayBuffer(args.buffer_size, obs_dim, device, args.seed)
+
+    # ---- the training loop ----
+    start_time = time.time()
+    obs, _ = envs.reset(seed=args.seed)
+    autoreset = np.zeros(args.num_envs, dtype=bool)
+    recent_returns = deque(maxlen=10)
+    num_iterations = args.total_timesteps // args.num_envs
+    exploration_steps = args.exploration_fraction * args.total_timesteps
+    for iteration in range(1, num_iterations + 1):
+        global_step = iteration * args.num_envs
+
+        # ε-greedy, ε falling linearly from start_e to end_e over the first exploration_steps
+        epsilon = max(
+            args.end_e, args.start_e + (args.end_e - args.start_e) * global_step / exploration_steps
+        )
+        if random.random() < epsilon:
+            actions = envs.action_space.sample()
+        else:
+            with torch.no_grad():
+                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+
+        # a step that only reset its env joins two episodes: it is no transition, so keep it out
+        keep = ~autoreset
+        rb.add(obs[keep], next_obs[keep], actions[keep], rewards[keep], terminations[keep])
+        autoreset = terminations | truncations
+        obs = next_obs
+
+        if "episode" in infos:
+            finished = infos["_episode"]
+            for episode_return, episode_length in zip(
+                infos["episode"]["r"][finished], infos["episode"]["l"][finished]
+            ):
+                recent_returns.append(float(episode_return))
+                writer.add_scalar("charts/episodic_return", episode_return, global_step)
+                writer.add_scalar("charts/episodic_length", episode_length, global_step)
+
+        # ---- learning ----
+        if global_step > args.learning_starts and iteration % args.train_frequency == 0:
+            b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)
+            with torch.no_grad():
+                next_actions = q_network(b_next_obs).argmax(dim=1, keepdim=True)
+                next_q = target_network(b_next_obs).gather(1, next_actions).squeeze(1)
+                td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
+            q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
+            loss = F.smooth_l1_loss(q_taken, td_target)
+
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+            # θ⁻ ← τ θ + (1 − τ) θ⁻
+            with torch.no_grad():
+                for target_param, param in param_pairs:
+                    target_param.lerp_(param, args.tau)
+
+            if iteration % 100 == 0:
+                writer.add_scalar("losses/td_loss", loss.item(), global_step)
+                writer.add_scalar("losses/q_values", q_taken.mean().item(), global_step)
+                writer.add_scalar("charts/epsilon", epsilon, global_step)
+                writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+
+        # ---- report and evaluate ----
+        if iteration % max(num_iterations // 20, 1) == 0:
+            recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
+            sps = int(global_step / (time.time() - start_time))
+            print(f"step {global_step:>9,}  return (last 10) {recent}  ε {epsilon:.2f}  SPS {sps:,}")
+
+        if iteration == num_iterations or (
+            args.eval_frequency > 0 and global_step % args.eval_frequency < args.num_envs
+        ):
+            eval_returns, predicted, discounted = evaluate(
+                q_network, eval_envs, args.eval_episodes, eval_seed, device, args.gamma
+            )
+            for episode_return in eval_returns:
+                writer.add_scalar("eval/episodic_return", episode_return, global_step)
+            writer.add_scalar("eval/predicted_value", np.mean(predicted), global_step)
+            writer.add_scalar("eval/discounted_return", np.mean(discounted), global_step)
+            print(
+                f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
+            )
+
+    # ---- save and close ----
+    model_path = None
+    if args.save_model:
+        model_path = f"runs/{run_name}/{args.exp_name}.pt"
+        torch.save({"q_network": q_network.state_dict(), "args": vars(args)}, model_path)
+        print(f"model saved to {model_path}")
+    envs.close()
+    eval_envs.close()
+    writer.close()
+    return {"eval_returns": eval_returns, "run_dir": f"runs/{run_name}", "model_path": model_path}
+
+
+if __name__ == "__main__":
+    train(tyro.cli(Args))
