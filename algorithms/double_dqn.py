@@ -97,7 +97,7 @@ class Args:
     exploration_fraction: float = 0.1
     """the fraction of `total_timesteps` it takes for epsilon to go from `start_e` to `end_e`"""
     learning_starts: int = 1_000
-    """the environment step at which learning starts"""
+    """learning starts once the replay buffer holds more than this many transitions"""
     train_frequency: int = 4
     """do one gradient step every this many vector-environment steps"""
 
@@ -290,7 +290,7 @@ def train(args: Args) -> dict:
                 writer.add_scalar("charts/episodic_length", episode_length, global_step)
 
         # ---- learning ----
-        if global_step > args.learning_starts and iteration % args.train_frequency == 0:
+        if rb.size > args.learning_starts and iteration % args.train_frequency == 0:
             b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)
             with torch.no_grad():
                 next_actions = q_network(b_next_obs).argmax(dim=1, keepdim=True)
