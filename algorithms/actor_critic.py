@@ -37,7 +37,9 @@ Run:
 """
 
 import os
+import pickle
 import random
+import signal
 import sys
 import time
 from collections import deque
@@ -83,6 +85,10 @@ class Args:
     """the number of greedy episodes of each evaluation"""
     eval_frequency: int = 0
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    checkpoint_frequency: int = 0
+    """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint, with the same arguments"""
 
     # Algorithm specific arguments
     learning_rate: float = 3e-4
@@ -163,14 +169,20 @@ def evaluate(actor: Actor, envs, eval_episodes: int, seed: int, device: torch.de
     return returns
 
 
+ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+
 def fail(message: str):
     """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
-    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
-def train(args: Args) -> dict:
-    # ---- check the input before anything is written ----
+def check_args(args: Args):
+    """Refuse input this file cannot run, before anything is written."""
+    for name in ("learning_rate", "critic_learning_rate", "total_timesteps", "num_envs", "eval_episodes"):
+        if getattr(args, name) <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive, not {getattr(args, name)}")
     try:
         env = gym.make(args.env_id)
     except gym.error.Error as e:
@@ -179,9 +191,55 @@ def train(args: Args) -> dict:
         fail(
             f"--env-id {args.env_id} has actions {env.action_space}; this file needs a discrete action space"
         )
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        fail(f"--env-id {args.env_id} has observations {env.observation_space}; this file needs flat vectors")
     env.close()
     if args.track and find_spec("wandb") is None:
         fail("--track needs wandb, which is not installed (pip install wandb)")
+
+
+def load_checkpoint(path: str, args: Args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    if not os.path.isfile(path):
+        fail(f"--resume {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        saved = checkpoint["args"]
+    except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
+        fail(f"--resume {path}: not a readable checkpoint ({type(e).__name__})")
+    if checkpoint.get("algorithm") != ALGORITHM:
+        fail(f"--resume {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    if checkpoint["iteration"] * args.num_envs >= args.total_timesteps:
+        fail(
+            f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
+        )
+    for name in ("env_id", "hidden_size", "num_envs"):
+        if saved[name] != getattr(args, name):
+            fail(
+                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {saved[name]}, not {getattr(args, name)}"
+            )
+    return checkpoint
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write to a temporary file, then rename it over `path`: a kill during the write leaves the
+    previous checkpoint whole, never half a file."""
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def env_state(envs) -> bytes | None:
+    """The vector env pickled in the middle of its episodes, so that a resumed run plays them on;
+    None where an env cannot be pickled (a Box2D world, an env rendering video)."""
+    try:
+        return pickle.dumps(envs)
+    except Exception:  # pickling fails with whatever the unpicklable part raises
+        return None
+
+
+def train(args: Args) -> dict:
+    check_args(args)
+    checkpoint = load_checkpoint(args.resume, args) if args.resume else None
 
     # ---- seeding, device, logging ----
     random.seed(args.seed)
@@ -194,7 +252,12 @@ def train(args: Args) -> dict:
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
     if args.cuda and device.type == "cpu":
         print("notice: --cuda given but no GPU is available; training on the CPU")
-    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_name = (
+        checkpoint["run_name"]
+        if checkpoint
+        else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    )
+    model_path = f"runs/{run_name}/{args.exp_name}.pt"
     if args.track:
         import wandb  # imported only here, so that wandb is needed only with --track
 
@@ -205,12 +268,19 @@ def train(args: Args) -> dict:
             config=vars(args),
             name=run_name,
             save_code=True,
+            resume="allow",
         )
-    writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text(
-        "hyperparameters",
-        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+    start_iteration = checkpoint["iteration"] + 1 if checkpoint else 1
+    # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+    # logged after its checkpoint
+    writer = SummaryWriter(
+        f"runs/{run_name}", purge_step=start_iteration * args.num_envs if checkpoint else None
     )
+    if not checkpoint:
+        writer.add_text(
+            "hyperparameters",
+            "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+        )
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
     eval_seed = args.seed + 100_000  # episodes the training envs never start from
@@ -223,13 +293,62 @@ def train(args: Args) -> dict:
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.critic_learning_rate, fused=True)
 
-    # ---- the training loop ----
-    start_time = time.time()
-    recent_returns = deque(maxlen=10)
+    # ---- stopping and resuming ----
+    def current_state() -> dict:
+        """Everything the loop needs to go on from the end of `iteration`, exactly."""
+        return {
+            "algorithm": ALGORITHM,
+            "args": vars(args),
+            "run_name": run_name,
+            "iteration": iteration,
+            "actor": actor.state_dict(),
+            "critic": critic.state_dict(),
+            "actor_optimizer": actor_optimizer.state_dict(),
+            "critic_optimizer": critic_optimizer.state_dict(),
+            "envs": env_state(envs),
+            "obs": obs,
+            "autoreset": autoreset,
+            "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+        }
+
     obs = torch.as_tensor(envs.reset(seed=args.seed)[0], device=device)
     autoreset = torch.zeros(args.num_envs, dtype=torch.bool, device=device)
+    if checkpoint:
+        actor.load_state_dict(checkpoint["actor"])
+        critic.load_state_dict(checkpoint["critic"])
+        actor_optimizer.load_state_dict(checkpoint["actor_optimizer"])
+        critic_optimizer.load_state_dict(checkpoint["critic_optimizer"])
+        if checkpoint["envs"] is not None:
+            envs.close()
+            envs = pickle.loads(checkpoint["envs"])
+            obs, autoreset = checkpoint["obs"].to(device), checkpoint["autoreset"].to(device)
+        else:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+        python_state, numpy_state, torch_state = checkpoint["random"]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        print(f"resuming {run_name} after step {(start_iteration - 1) * args.num_envs:,}")
+
+    # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
+    # writes is whole; a second Ctrl-C stops at once
+    stop_signals = []
+
+    def stop_after_this_step(signum, frame):
+        if stop_signals:
+            raise KeyboardInterrupt
+        stop_signals.append(signum)
+
+    previous_handlers = {
+        sig: signal.signal(sig, stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+
+    # ---- the training loop ----
+    start_time, start_step = time.time(), (start_iteration - 1) * args.num_envs
+    recent_returns = deque(maxlen=10)
+    diverged = False
     num_iterations = args.total_timesteps // args.num_envs
-    for iteration in range(1, num_iterations + 1):
+    for iteration in range(start_iteration, num_iterations + 1):
         global_step = iteration * args.num_envs
         pi = actor(obs)
         actions = pi.sample()
@@ -256,6 +375,9 @@ def train(args: Args) -> dict:
             td_target = rewards + args.gamma * (1 - terminations) * critic(next_obs)
         delta = (td_target - values)[real]
         critic_loss = (delta**2).mean()
+        if not torch.isfinite(critic_loss):  # values that overflow make the loss inf or nan
+            diverged = True
+            break
         critic_optimizer.zero_grad()
         critic_loss.backward()
         critic_optimizer.step()
@@ -273,12 +395,13 @@ def train(args: Args) -> dict:
             writer.add_scalar("losses/critic_loss", critic_loss.item(), global_step)
             writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
             writer.add_scalar("losses/entropy", entropy.item(), global_step)
-            writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+            sps = int((global_step - start_step) / (time.time() - start_time))
+            writer.add_scalar("charts/SPS", sps, global_step)
 
-        # ---- report and evaluate ----
+        # ---- report, evaluate, checkpoint ----
         if iteration % max(num_iterations // 20, 1) == 0:
             recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
-            sps = int(global_step / (time.time() - start_time))
+            sps = int((global_step - start_step) / (time.time() - start_time))
             print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
 
         if iteration == num_iterations or (
@@ -291,18 +414,42 @@ def train(args: Args) -> dict:
                 f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
             )
 
+        if args.checkpoint_frequency > 0 and global_step % args.checkpoint_frequency < args.num_envs:
+            save_checkpoint(model_path, current_state())
+        if stop_signals:
+            break
+
     # ---- save and close ----
-    model_path = None
-    if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.pt"
-        torch.save(
-            {"actor": actor.state_dict(), "critic": critic.state_dict(), "args": vars(args)}, model_path
-        )
-        print(f"model saved to {model_path}")
+    if not diverged and (args.save_model or stop_signals):
+        save_checkpoint(model_path, current_state())
+        print(f"checkpoint saved to {model_path}")
     envs.close()
     eval_envs.close()
     writer.close()
-    return {"eval_returns": eval_returns, "run_dir": f"runs/{run_name}", "model_path": model_path}
+    for sig, handler in previous_handlers.items():
+        signal.signal(sig, handler)
+    if diverged:
+        kept = (
+            f"the last good checkpoint is {model_path}"
+            if os.path.exists(model_path)
+            else "no checkpoint was saved"
+        )
+        print(
+            f"{ALGORITHM}.py: error: the critic's loss is {critic_loss.item()} at step {global_step:,}: training diverged "
+            f"(a smaller --learning-rate may help); {kept}",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    if stop_signals:
+        print(
+            f"stopped by {signal.Signals(stop_signals[0]).name} after step {global_step:,}; continue with --resume {model_path}"
+        )
+        raise SystemExit(128 + stop_signals[0])
+    return {
+        "eval_returns": eval_returns,
+        "run_dir": f"runs/{run_name}",
+        "model_path": model_path if args.save_model else None,
+    }
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ Run:
 """
 
 import os
+import pickle
 import random
+import signal
 import sys
 import time
 from collections import deque
@@ -74,6 +76,12 @@ class Args:
     """the number of greedy episodes of each evaluation"""
     eval_frequency: int = 0
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    checkpoint_frequency: int = 0
+    """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint, with the same arguments"""
+    save_buffer: bool = False
+    """if toggled, checkpoints hold the replay buffer too, so that a resumed run continues exactly"""
 
     # Algorithm specific arguments
     learning_rate: float = 2e-3
@@ -190,23 +198,91 @@ def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: t
     return returns, predicted, discounted
 
 
+ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+
 def fail(message: str):
     """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
-    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
-def train(args: Args) -> dict:
-    # ---- check the input before anything is written ----
+def check_args(args: Args):
+    """Refuse input this file cannot run, before anything is written."""
+    for name in (
+        "learning_rate",
+        "total_timesteps",
+        "num_envs",
+        "eval_episodes",
+        "buffer_size",
+        "batch_size",
+        "train_frequency",
+        "exploration_fraction",
+        "tau",
+    ):
+        if getattr(args, name) <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive, not {getattr(args, name)}")
+    if args.batch_size > args.buffer_size:
+        fail(f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}")
+    if args.learning_starts >= args.total_timesteps:
+        fail(
+            f"--learning-starts {args.learning_starts} leaves no step to learn in --total-timesteps {args.total_timesteps}"
+        )
     try:
         env = gym.make(args.env_id)
     except gym.error.Error as e:
         fail(f"--env-id {args.env_id}: {e}")
     if not isinstance(env.action_space, gym.spaces.Discrete):
         fail(f"--env-id {args.env_id} has actions {env.action_space}; DQN needs a discrete action space")
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        fail(f"--env-id {args.env_id} has observations {env.observation_space}; this file needs flat vectors")
     env.close()
     if args.track and find_spec("wandb") is None:
         fail("--track needs wandb, which is not installed (pip install wandb)")
+
+
+def load_checkpoint(path: str, args: Args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    if not os.path.isfile(path):
+        fail(f"--resume {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        saved = checkpoint["args"]
+    except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
+        fail(f"--resume {path}: not a readable checkpoint ({type(e).__name__})")
+    if checkpoint.get("algorithm") != ALGORITHM:
+        fail(f"--resume {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    if checkpoint["iteration"] * args.num_envs >= args.total_timesteps:
+        fail(
+            f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
+        )
+    for name in ("env_id", "hidden_size", "num_envs"):
+        if saved[name] != getattr(args, name):
+            fail(
+                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {saved[name]}, not {getattr(args, name)}"
+            )
+    return checkpoint
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write to a temporary file, then rename it over `path`: a kill during the write leaves the
+    previous checkpoint whole, never half a file."""
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def env_state(envs) -> bytes | None:
+    """The vector env pickled in the middle of its episodes, so that a resumed run plays them on;
+    None where an env cannot be pickled (a Box2D world, an env rendering video)."""
+    try:
+        return pickle.dumps(envs)
+    except Exception:  # pickling fails with whatever the unpicklable part raises
+        return None
+
+
+def train(args: Args) -> dict:
+    check_args(args)
+    checkpoint = load_checkpoint(args.resume, args) if args.resume else None
 
     # ---- seeding, device, logging ----
     random.seed(args.seed)
@@ -219,7 +295,12 @@ def train(args: Args) -> dict:
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
     if args.cuda and device.type == "cpu":
         print("notice: --cuda given but no GPU is available; training on the CPU")
-    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_name = (
+        checkpoint["run_name"]
+        if checkpoint
+        else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    )
+    model_path = f"runs/{run_name}/{args.exp_name}.pt"
     if args.track:
         import wandb  # imported only here, so that wandb is needed only with --track
 
@@ -230,12 +311,19 @@ def train(args: Args) -> dict:
             config=vars(args),
             name=run_name,
             save_code=True,
+            resume="allow",
         )
-    writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text(
-        "hyperparameters",
-        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+    start_iteration = checkpoint["iteration"] + 1 if checkpoint else 1
+    # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+    # logged after its checkpoint
+    writer = SummaryWriter(
+        f"runs/{run_name}", purge_step=start_iteration * args.num_envs if checkpoint else None
     )
+    if not checkpoint:
+        writer.add_text(
+            "hyperparameters",
+            "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+        )
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
     eval_seed = args.seed + 100_000  # episodes the training envs never start from
@@ -250,14 +338,70 @@ def train(args: Args) -> dict:
     optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate, fused=True)
     rb = ReplayBuffer(args.buffer_size, obs_dim, device, args.seed)
 
-    # ---- the training loop ----
-    start_time = time.time()
+    # ---- stopping and resuming ----
+    def current_state() -> dict:
+        """Everything the loop needs to go on from the end of `iteration`, exactly."""
+        return {
+            "algorithm": ALGORITHM,
+            "args": vars(args),
+            "run_name": run_name,
+            "iteration": iteration,
+            "q_network": q_network.state_dict(),
+            "target_network": target_network.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "envs": env_state(envs),
+            "obs": obs,
+            "autoreset": autoreset,
+            # the buffer without its device, which is the resumed run's to choose
+            "buffer": {k: v for k, v in vars(rb).items() if k != "device"} if args.save_buffer else None,
+            "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+        }
+
     obs, _ = envs.reset(seed=args.seed)
     autoreset = np.zeros(args.num_envs, dtype=bool)
+    if checkpoint:
+        q_network.load_state_dict(checkpoint["q_network"])
+        target_network.load_state_dict(checkpoint["target_network"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        if checkpoint["envs"] is not None:
+            envs.close()
+            envs, obs, autoreset = (
+                pickle.loads(checkpoint["envs"]),
+                checkpoint["obs"],
+                checkpoint["autoreset"],
+            )
+        else:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+        if checkpoint["buffer"] is not None:
+            vars(rb).update(checkpoint["buffer"])
+        else:
+            print("notice: the checkpoint holds no replay buffer (--save-buffer); the resumed run refills it")
+        python_state, numpy_state, torch_state = checkpoint["random"]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        print(f"resuming {run_name} after step {checkpoint['iteration'] * args.num_envs:,}")
+
+    # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
+    # writes is whole; a second Ctrl-C stops at once
+    stop_signals = []
+
+    def stop_after_this_step(signum, frame):
+        if stop_signals:
+            raise KeyboardInterrupt
+        stop_signals.append(signum)
+
+    previous_handlers = {
+        sig: signal.signal(sig, stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+
+    # ---- the training loop ----
+    start_time, start_step = time.time(), (start_iteration - 1) * args.num_envs
     recent_returns = deque(maxlen=10)
+    diverged = False
     num_iterations = args.total_timesteps // args.num_envs
     exploration_steps = args.exploration_fraction * args.total_timesteps
-    for iteration in range(1, num_iterations + 1):
+    for iteration in range(start_iteration, num_iterations + 1):
         global_step = iteration * args.num_envs
 
         # ε-greedy, ε falling linearly from start_e to end_e over the first exploration_steps
@@ -295,6 +439,9 @@ def train(args: Args) -> dict:
                 td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
             q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
             loss = F.smooth_l1_loss(q_taken, td_target)
+            if not torch.isfinite(loss):  # Q-values that overflow make the loss inf or nan
+                diverged = True
+                break
 
             optimizer.zero_grad()
             loss.backward()
@@ -309,12 +456,13 @@ def train(args: Args) -> dict:
                 writer.add_scalar("losses/td_loss", loss.item(), global_step)
                 writer.add_scalar("losses/q_values", q_taken.mean().item(), global_step)
                 writer.add_scalar("charts/epsilon", epsilon, global_step)
-                writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+                sps = int((global_step - start_step) / (time.time() - start_time))
+                writer.add_scalar("charts/SPS", sps, global_step)
 
-        # ---- report and evaluate ----
+        # ---- report, evaluate, checkpoint ----
         if iteration % max(num_iterations // 20, 1) == 0:
             recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
-            sps = int(global_step / (time.time() - start_time))
+            sps = int((global_step - start_step) / (time.time() - start_time))
             print(f"step {global_step:>9,}  return (last 10) {recent}  ε {epsilon:.2f}  SPS {sps:,}")
 
         if iteration == num_iterations or (
@@ -331,16 +479,42 @@ def train(args: Args) -> dict:
                 f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
             )
 
+        if args.checkpoint_frequency > 0 and global_step % args.checkpoint_frequency < args.num_envs:
+            save_checkpoint(model_path, current_state())
+        if stop_signals:
+            break
+
     # ---- save and close ----
-    model_path = None
-    if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.pt"
-        torch.save({"q_network": q_network.state_dict(), "args": vars(args)}, model_path)
-        print(f"model saved to {model_path}")
+    if not diverged and (args.save_model or stop_signals):
+        save_checkpoint(model_path, current_state())
+        print(f"checkpoint saved to {model_path}")
     envs.close()
     eval_envs.close()
     writer.close()
-    return {"eval_returns": eval_returns, "run_dir": f"runs/{run_name}", "model_path": model_path}
+    for sig, handler in previous_handlers.items():
+        signal.signal(sig, handler)
+    if diverged:
+        kept = (
+            f"the last good checkpoint is {model_path}"
+            if os.path.exists(model_path)
+            else "no checkpoint was saved"
+        )
+        print(
+            f"{ALGORITHM}.py: error: the TD loss is {loss.item()} at step {global_step:,}: training diverged "
+            f"(a smaller --learning-rate may help); {kept}",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    if stop_signals:
+        print(
+            f"stopped by {signal.Signals(stop_signals[0]).name} after step {global_step:,}; continue with --resume {model_path}"
+        )
+        raise SystemExit(128 + stop_signals[0])
+    return {
+        "eval_returns": eval_returns,
+        "run_dir": f"runs/{run_name}",
+        "model_path": model_path if args.save_model else None,
+    }
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ log₂ N ancestors of its leaf. A min tree of the same shape gives min_k P(k), h
 Here both walks run for a whole batch at once, one tree level at a time, in numpy.
 
 What differs from dqn.py: this docstring; `alpha`, `beta_start` and `prior_eps` in `Args`;
-`SegmentTree` and `PrioritizedReplayBuffer` in place of `ReplayBuffer`; and in the learning
+`update_tree`, `find_prefix_sum` and `PrioritizedReplayBuffer` in place of `ReplayBuffer`; and in the learning
 step, β, the weighted loss and the priority update.
 
 Run:
@@ -39,7 +39,9 @@ Run:
 """
 
 import os
+import pickle
 import random
+import signal
 import sys
 import time
 from collections import deque
@@ -85,6 +87,12 @@ class Args:
     """the number of greedy episodes of each evaluation"""
     eval_frequency: int = 0
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    checkpoint_frequency: int = 0
+    """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint, with the same arguments"""
+    save_buffer: bool = False
+    """if toggled, checkpoints hold the replay buffer too, so that a resumed run continues exactly"""
 
     # Algorithm specific arguments
     learning_rate: float = 2e-3
@@ -149,33 +157,28 @@ class QNetwork(nn.Module):
         return self.network(x)
 
 
-class SegmentTree:
-    """A binary tree over `capacity` leaves (a power of two) in one array: node 1 is the root,
-    node i has the children 2i and 2i + 1, the leaves are nodes capacity … 2·capacity − 1, and
-    every inner node holds `operation` of its two children (a sum tree, or a min tree)."""
+def update_tree(tree: np.ndarray, idx: np.ndarray, values, operation):
+    """`tree` is a binary tree over len(tree) / 2 leaves (a power of two) in one array: node 1 is
+    the root, node i has the children 2i and 2i + 1, the leaves are the second half, and every inner
+    node holds `operation` of its two children (np.add: a sum tree; np.minimum: a min tree).
+    Set leaves `idx` to `values`, then recompute their ancestors, one level at a time."""
+    nodes = idx + len(tree) // 2
+    tree[nodes] = values
+    for _ in range(len(tree).bit_length() - 2):  # the levels above the leaves
+        nodes = nodes // 2
+        tree[nodes] = operation(tree[2 * nodes], tree[2 * nodes + 1])
 
-    def __init__(self, capacity: int, operation, neutral: float):
-        self.capacity, self.operation = capacity, operation
-        self.depth = capacity.bit_length() - 1  # levels below the root
-        self.nodes = np.full(2 * capacity, neutral)
 
-    def update(self, idx: np.ndarray, values):
-        """Set leaves `idx` to `values`, then recompute their ancestors, one level at a time."""
-        nodes = idx + self.capacity
-        self.nodes[nodes] = values
-        for _ in range(self.depth):
-            nodes = nodes // 2
-            self.nodes[nodes] = self.operation(self.nodes[2 * nodes], self.nodes[2 * nodes + 1])
-
-    def find_prefix_sum(self, prefix: np.ndarray) -> np.ndarray:
-        """In a sum tree, for each u in `prefix`, the leaf i with Σ_{k<i} leaf_k ≤ u < Σ_{k≤i} leaf_k."""
-        nodes = np.ones(len(prefix), dtype=np.int64)
-        for _ in range(self.depth):
-            left = 2 * nodes
-            go_right = prefix >= self.nodes[left]
-            prefix = prefix - go_right * self.nodes[left]
-            nodes = left + go_right
-        return nodes - self.capacity
+def find_prefix_sum(sum_tree: np.ndarray, prefix: np.ndarray) -> np.ndarray:
+    """For each u in `prefix`, the leaf i with Σ_{k<i} leaf_k ≤ u < Σ_{k≤i} leaf_k: from the root
+    down, go right (less the left child's sum) when u is not below the left child's sum."""
+    nodes = np.ones(len(prefix), dtype=np.int64)
+    for _ in range(len(sum_tree).bit_length() - 2):
+        left = 2 * nodes
+        go_right = prefix >= sum_tree[left]
+        prefix = prefix - go_right * sum_tree[left]
+        nodes = left + go_right
+    return nodes - len(sum_tree) // 2
 
 
 class PrioritizedReplayBuffer:
@@ -192,9 +195,9 @@ class PrioritizedReplayBuffer:
         self.buffer_size, self.device = buffer_size, device
         self.pos, self.size = 0, 0
         self.rng = np.random.default_rng(seed)
-        capacity = 1 << (buffer_size - 1).bit_length()  # the smallest power of two that holds them all
-        self.sum_tree = SegmentTree(capacity, np.add, 0.0)  # of p_i^α
-        self.min_tree = SegmentTree(capacity, np.minimum, np.inf)  # of p_i^α
+        self.capacity = 1 << (buffer_size - 1).bit_length()  # the smallest power of two that holds them all
+        self.sum_tree = np.zeros(2 * self.capacity)  # of the p_i^α
+        self.min_tree = np.full(2 * self.capacity, np.inf)  # of the p_i^α
         self.alpha, self.prior_eps, self.max_priority = alpha, prior_eps, 1.0
 
     def add(self, obs, next_obs, actions, rewards, terminations):
@@ -208,18 +211,18 @@ class PrioritizedReplayBuffer:
         self.pos = (self.pos + len(actions)) % self.buffer_size
         self.size = min(self.size + len(actions), self.buffer_size)
         # a new transition comes in at the largest priority so far, to be replayed soon
-        self.sum_tree.update(idx, self.max_priority**self.alpha)
-        self.min_tree.update(idx, self.max_priority**self.alpha)
+        update_tree(self.sum_tree, idx, self.max_priority**self.alpha, np.add)
+        update_tree(self.min_tree, idx, self.max_priority**self.alpha, np.minimum)
 
     def sample(self, batch_size: int, beta: float):
         """Draw i with probability P(i) = p_i^α / Σ_k p_k^α, one draw in each of `batch_size` equal
         slices of Σ_k p_k^α (stratified, as in the paper), with its weight (N·P(i))^−β / max_k w_k."""
-        total = self.sum_tree.nodes[1]  # the root: Σ_k p_k^α
+        total = self.sum_tree[1]  # the root: Σ_k p_k^α
         prefix = (np.arange(batch_size) + self.rng.random(batch_size)) * total / batch_size
         # rounding can carry a prefix just past the last transition stored
-        idx = np.minimum(self.sum_tree.find_prefix_sum(prefix), self.size - 1)
-        probs = self.sum_tree.nodes[self.sum_tree.capacity + idx] / total
-        min_prob = self.min_tree.nodes[1] / total  # the largest weight is the least likely transition's
+        idx = np.minimum(find_prefix_sum(self.sum_tree, prefix), self.size - 1)
+        probs = self.sum_tree[self.capacity + idx] / total
+        min_prob = self.min_tree[1] / total  # the largest weight is the least likely transition's
         weights = (self.size * probs) ** -beta / (self.size * min_prob) ** -beta
         batch = (
             torch.from_numpy(array[idx]).to(self.device)
@@ -231,8 +234,8 @@ class PrioritizedReplayBuffer:
         """p_i = |δ_i| + ε for the transitions just learned from."""
         priorities = np.abs(td_errors) + self.prior_eps
         self.max_priority = max(self.max_priority, float(priorities.max()))
-        self.sum_tree.update(idx, priorities**self.alpha)
-        self.min_tree.update(idx, priorities**self.alpha)
+        update_tree(self.sum_tree, idx, priorities**self.alpha, np.add)
+        update_tree(self.min_tree, idx, priorities**self.alpha, np.minimum)
 
 
 def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: torch.device, gamma: float):
@@ -261,23 +264,91 @@ def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: t
     return returns, predicted, discounted
 
 
+ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+
 def fail(message: str):
     """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
-    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
-def train(args: Args) -> dict:
-    # ---- check the input before anything is written ----
+def check_args(args: Args):
+    """Refuse input this file cannot run, before anything is written."""
+    for name in (
+        "learning_rate",
+        "total_timesteps",
+        "num_envs",
+        "eval_episodes",
+        "buffer_size",
+        "batch_size",
+        "train_frequency",
+        "exploration_fraction",
+        "tau",
+    ):
+        if getattr(args, name) <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive, not {getattr(args, name)}")
+    if args.batch_size > args.buffer_size:
+        fail(f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}")
+    if args.learning_starts >= args.total_timesteps:
+        fail(
+            f"--learning-starts {args.learning_starts} leaves no step to learn in --total-timesteps {args.total_timesteps}"
+        )
     try:
         env = gym.make(args.env_id)
     except gym.error.Error as e:
         fail(f"--env-id {args.env_id}: {e}")
     if not isinstance(env.action_space, gym.spaces.Discrete):
         fail(f"--env-id {args.env_id} has actions {env.action_space}; DQN needs a discrete action space")
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        fail(f"--env-id {args.env_id} has observations {env.observation_space}; this file needs flat vectors")
     env.close()
     if args.track and find_spec("wandb") is None:
         fail("--track needs wandb, which is not installed (pip install wandb)")
+
+
+def load_checkpoint(path: str, args: Args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    if not os.path.isfile(path):
+        fail(f"--resume {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        saved = checkpoint["args"]
+    except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
+        fail(f"--resume {path}: not a readable checkpoint ({type(e).__name__})")
+    if checkpoint.get("algorithm") != ALGORITHM:
+        fail(f"--resume {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    if checkpoint["iteration"] * args.num_envs >= args.total_timesteps:
+        fail(
+            f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
+        )
+    for name in ("env_id", "hidden_size", "num_envs"):
+        if saved[name] != getattr(args, name):
+            fail(
+                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {saved[name]}, not {getattr(args, name)}"
+            )
+    return checkpoint
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write to a temporary file, then rename it over `path`: a kill during the write leaves the
+    previous checkpoint whole, never half a file."""
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def env_state(envs) -> bytes | None:
+    """The vector env pickled in the middle of its episodes, so that a resumed run plays them on;
+    None where an env cannot be pickled (a Box2D world, an env rendering video)."""
+    try:
+        return pickle.dumps(envs)
+    except Exception:  # pickling fails with whatever the unpicklable part raises
+        return None
+
+
+def train(args: Args) -> dict:
+    check_args(args)
+    checkpoint = load_checkpoint(args.resume, args) if args.resume else None
 
     # ---- seeding, device, logging ----
     random.seed(args.seed)
@@ -290,7 +361,12 @@ def train(args: Args) -> dict:
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
     if args.cuda and device.type == "cpu":
         print("notice: --cuda given but no GPU is available; training on the CPU")
-    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_name = (
+        checkpoint["run_name"]
+        if checkpoint
+        else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    )
+    model_path = f"runs/{run_name}/{args.exp_name}.pt"
     if args.track:
         import wandb  # imported only here, so that wandb is needed only with --track
 
@@ -301,12 +377,19 @@ def train(args: Args) -> dict:
             config=vars(args),
             name=run_name,
             save_code=True,
+            resume="allow",
         )
-    writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text(
-        "hyperparameters",
-        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+    start_iteration = checkpoint["iteration"] + 1 if checkpoint else 1
+    # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+    # logged after its checkpoint
+    writer = SummaryWriter(
+        f"runs/{run_name}", purge_step=start_iteration * args.num_envs if checkpoint else None
     )
+    if not checkpoint:
+        writer.add_text(
+            "hyperparameters",
+            "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+        )
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
     eval_seed = args.seed + 100_000  # episodes the training envs never start from
@@ -321,14 +404,70 @@ def train(args: Args) -> dict:
     optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate, fused=True)
     rb = PrioritizedReplayBuffer(args.buffer_size, obs_dim, device, args.seed, args.alpha, args.prior_eps)
 
-    # ---- the training loop ----
-    start_time = time.time()
+    # ---- stopping and resuming ----
+    def current_state() -> dict:
+        """Everything the loop needs to go on from the end of `iteration`, exactly."""
+        return {
+            "algorithm": ALGORITHM,
+            "args": vars(args),
+            "run_name": run_name,
+            "iteration": iteration,
+            "q_network": q_network.state_dict(),
+            "target_network": target_network.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "envs": env_state(envs),
+            "obs": obs,
+            "autoreset": autoreset,
+            # the buffer without its device, which is the resumed run's to choose
+            "buffer": {k: v for k, v in vars(rb).items() if k != "device"} if args.save_buffer else None,
+            "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+        }
+
     obs, _ = envs.reset(seed=args.seed)
     autoreset = np.zeros(args.num_envs, dtype=bool)
+    if checkpoint:
+        q_network.load_state_dict(checkpoint["q_network"])
+        target_network.load_state_dict(checkpoint["target_network"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        if checkpoint["envs"] is not None:
+            envs.close()
+            envs, obs, autoreset = (
+                pickle.loads(checkpoint["envs"]),
+                checkpoint["obs"],
+                checkpoint["autoreset"],
+            )
+        else:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+        if checkpoint["buffer"] is not None:
+            vars(rb).update(checkpoint["buffer"])
+        else:
+            print("notice: the checkpoint holds no replay buffer (--save-buffer); the resumed run refills it")
+        python_state, numpy_state, torch_state = checkpoint["random"]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        print(f"resuming {run_name} after step {checkpoint['iteration'] * args.num_envs:,}")
+
+    # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
+    # writes is whole; a second Ctrl-C stops at once
+    stop_signals = []
+
+    def stop_after_this_step(signum, frame):
+        if stop_signals:
+            raise KeyboardInterrupt
+        stop_signals.append(signum)
+
+    previous_handlers = {
+        sig: signal.signal(sig, stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+
+    # ---- the training loop ----
+    start_time, start_step = time.time(), (start_iteration - 1) * args.num_envs
     recent_returns = deque(maxlen=10)
+    diverged = False
     num_iterations = args.total_timesteps // args.num_envs
     exploration_steps = args.exploration_fraction * args.total_timesteps
-    for iteration in range(1, num_iterations + 1):
+    for iteration in range(start_iteration, num_iterations + 1):
         global_step = iteration * args.num_envs
 
         # ε-greedy, ε falling linearly from start_e to end_e over the first exploration_steps
@@ -369,6 +508,9 @@ def train(args: Args) -> dict:
                 td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
             q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
             loss = (b_weights * F.smooth_l1_loss(q_taken, td_target, reduction="none")).mean()
+            if not torch.isfinite(loss):  # Q-values that overflow make the loss inf or nan
+                diverged = True
+                break
 
             optimizer.zero_grad()
             loss.backward()
@@ -385,12 +527,13 @@ def train(args: Args) -> dict:
                 writer.add_scalar("losses/q_values", q_taken.mean().item(), global_step)
                 writer.add_scalar("charts/epsilon", epsilon, global_step)
                 writer.add_scalar("charts/beta", beta, global_step)
-                writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+                sps = int((global_step - start_step) / (time.time() - start_time))
+                writer.add_scalar("charts/SPS", sps, global_step)
 
-        # ---- report and evaluate ----
+        # ---- report, evaluate, checkpoint ----
         if iteration % max(num_iterations // 20, 1) == 0:
             recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
-            sps = int(global_step / (time.time() - start_time))
+            sps = int((global_step - start_step) / (time.time() - start_time))
             print(f"step {global_step:>9,}  return (last 10) {recent}  ε {epsilon:.2f}  SPS {sps:,}")
 
         if iteration == num_iterations or (
@@ -407,16 +550,42 @@ def train(args: Args) -> dict:
                 f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
             )
 
+        if args.checkpoint_frequency > 0 and global_step % args.checkpoint_frequency < args.num_envs:
+            save_checkpoint(model_path, current_state())
+        if stop_signals:
+            break
+
     # ---- save and close ----
-    model_path = None
-    if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.pt"
-        torch.save({"q_network": q_network.state_dict(), "args": vars(args)}, model_path)
-        print(f"model saved to {model_path}")
+    if not diverged and (args.save_model or stop_signals):
+        save_checkpoint(model_path, current_state())
+        print(f"checkpoint saved to {model_path}")
     envs.close()
     eval_envs.close()
     writer.close()
-    return {"eval_returns": eval_returns, "run_dir": f"runs/{run_name}", "model_path": model_path}
+    for sig, handler in previous_handlers.items():
+        signal.signal(sig, handler)
+    if diverged:
+        kept = (
+            f"the last good checkpoint is {model_path}"
+            if os.path.exists(model_path)
+            else "no checkpoint was saved"
+        )
+        print(
+            f"{ALGORITHM}.py: error: the TD loss is {loss.item()} at step {global_step:,}: training diverged "
+            f"(a smaller --learning-rate may help); {kept}",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    if stop_signals:
+        print(
+            f"stopped by {signal.Signals(stop_signals[0]).name} after step {global_step:,}; continue with --resume {model_path}"
+        )
+        raise SystemExit(128 + stop_signals[0])
+    return {
+        "eval_returns": eval_returns,
+        "run_dir": f"runs/{run_name}",
+        "model_path": model_path if args.save_model else None,
+    }
 
 
 if __name__ == "__main__":

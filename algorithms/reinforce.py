@@ -43,7 +43,9 @@ Run:
 """
 
 import os
+import pickle
 import random
+import signal
 import sys
 import time
 from collections import deque
@@ -89,6 +91,10 @@ class Args:
     """the number of greedy episodes of each evaluation"""
     eval_frequency: int = 0
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    checkpoint_frequency: int = 0
+    """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint, with the same arguments"""
 
     # Algorithm specific arguments
     learning_rate: float = 7e-3
@@ -198,14 +204,20 @@ def evaluate(policy: Policy, envs, eval_episodes: int, seed: int, device: torch.
     return returns
 
 
+ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+
 def fail(message: str):
     """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
-    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
-def train(args: Args) -> dict:
-    # ---- check the input before anything is written ----
+def check_args(args: Args):
+    """Refuse input this file cannot run, before anything is written."""
+    for name in ("learning_rate", "value_learning_rate", "total_timesteps", "num_envs", "eval_episodes"):
+        if getattr(args, name) <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive, not {getattr(args, name)}")
     try:
         env = gym.make(args.env_id)
     except gym.error.Error as e:
@@ -214,11 +226,57 @@ def train(args: Args) -> dict:
         fail(
             f"--env-id {args.env_id} has actions {env.action_space}; this file needs a discrete action space"
         )
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        fail(f"--env-id {args.env_id} has observations {env.observation_space}; this file needs flat vectors")
     if env.spec.max_episode_steps is None:
         fail(f"--env-id {args.env_id} has no time limit; REINFORCE learns from whole episodes")
     env.close()
     if args.track and find_spec("wandb") is None:
         fail("--track needs wandb, which is not installed (pip install wandb)")
+
+
+def load_checkpoint(path: str, args: Args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    if not os.path.isfile(path):
+        fail(f"--resume {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        saved = checkpoint["args"]
+    except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
+        fail(f"--resume {path}: not a readable checkpoint ({type(e).__name__})")
+    if checkpoint.get("algorithm") != ALGORITHM:
+        fail(f"--resume {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    if checkpoint["global_step"] >= args.total_timesteps:
+        fail(
+            f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
+        )
+    for name in ("env_id", "hidden_size", "num_envs"):
+        if saved[name] != getattr(args, name):
+            fail(
+                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {saved[name]}, not {getattr(args, name)}"
+            )
+    return checkpoint
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write to a temporary file, then rename it over `path`: a kill during the write leaves the
+    previous checkpoint whole, never half a file."""
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def env_state(envs) -> bytes | None:
+    """The vector env pickled in the middle of its episodes, so that a resumed run plays them on;
+    None where an env cannot be pickled (a Box2D world, an env rendering video)."""
+    try:
+        return pickle.dumps(envs)
+    except Exception:  # pickling fails with whatever the unpicklable part raises
+        return None
+
+
+def train(args: Args) -> dict:
+    check_args(args)
+    checkpoint = load_checkpoint(args.resume, args) if args.resume else None
 
     # ---- seeding, device, logging ----
     random.seed(args.seed)
@@ -231,7 +289,12 @@ def train(args: Args) -> dict:
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
     if args.cuda and device.type == "cpu":
         print("notice: --cuda given but no GPU is available; training on the CPU")
-    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_name = (
+        checkpoint["run_name"]
+        if checkpoint
+        else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    )
+    model_path = f"runs/{run_name}/{args.exp_name}.pt"
     if args.track:
         import wandb  # imported only here, so that wandb is needed only with --track
 
@@ -242,12 +305,17 @@ def train(args: Args) -> dict:
             config=vars(args),
             name=run_name,
             save_code=True,
+            resume="allow",
         )
-    writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text(
-        "hyperparameters",
-        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
-    )
+    global_step = checkpoint["global_step"] if checkpoint else 0
+    # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+    # logged after its checkpoint
+    writer = SummaryWriter(f"runs/{run_name}", purge_step=global_step + 1 if checkpoint else None)
+    if not checkpoint:
+        writer.add_text(
+            "hyperparameters",
+            "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+        )
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
     eval_seed = args.seed + 100_000  # episodes the training envs never start from
@@ -261,38 +329,84 @@ def train(args: Args) -> dict:
     baseline_optimizer = torch.optim.Adam(baseline.parameters(), lr=args.value_learning_rate, fused=True)
     batch = EpisodeBatch(envs.spec.max_episode_steps, args.num_envs, obs_dim)
 
-    # ---- the training loop ----
-    start_time = time.time()
-    global_step, next_report, next_eval = 0, 0, args.eval_frequency
-    recent_returns = deque(maxlen=10)
+    # ---- stopping and resuming ----
+    def current_state() -> dict:
+        """Everything the loop needs to go on from the end of the last batch, exactly."""
+        return {
+            "algorithm": ALGORITHM,
+            "args": vars(args),
+            "run_name": run_name,
+            "global_step": global_step,
+            "policy": policy.state_dict(),
+            "baseline": baseline.state_dict(),
+            "policy_optimizer": policy_optimizer.state_dict(),
+            "baseline_optimizer": baseline_optimizer.state_dict(),
+            "envs": env_state(envs),
+            "obs": obs,
+            "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+        }
+
     obs, _ = envs.reset(seed=args.seed)
+    if checkpoint:
+        policy.load_state_dict(checkpoint["policy"])
+        baseline.load_state_dict(checkpoint["baseline"])
+        policy_optimizer.load_state_dict(checkpoint["policy_optimizer"])
+        baseline_optimizer.load_state_dict(checkpoint["baseline_optimizer"])
+        if checkpoint["envs"] is not None:
+            envs.close()
+            envs, obs = pickle.loads(checkpoint["envs"]), checkpoint["obs"]
+        else:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+        python_state, numpy_state, torch_state = checkpoint["random"]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        print(f"resuming {run_name} after step {global_step:,}")
+
+    # Ctrl-C and SIGTERM stop the run at the end of the batch under way, so that the checkpoint it
+    # writes is whole; a second Ctrl-C stops at once
+    stop_signals = []
+
+    def stop_after_this_batch(signum, frame):
+        if stop_signals:
+            raise KeyboardInterrupt
+        stop_signals.append(signum)
+
+    previous_handlers = {
+        sig: signal.signal(sig, stop_after_this_batch) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+
+    # ---- the training loop ----
+    start_time, start_step = time.time(), global_step
+    recent_returns = deque(maxlen=10)
+    diverged = False
+    report_every = max(args.total_timesteps // 20, 1)
     while global_step < args.total_timesteps:
-        # play one episode in every env; an env whose episode is over idles until all are
+        batch_start = global_step
+        # play one episode in every env; an env whose episode is over idles until all are over
         alive = np.ones(args.num_envs, dtype=bool)
-        length = 0
+        t = 0
         while alive.any():
             with torch.no_grad():
                 actions = policy(torch.as_tensor(obs, device=device)).sample().cpu().numpy()
             next_obs, rewards, terminations, truncations, infos = envs.step(actions)
             ended = alive & (terminations | truncations)
-            t = length
-            batch.obs[t], batch.actions[t], batch.rewards[t], batch.alive[t], batch.ends[t] = (
-                obs,
-                actions,
-                rewards,
-                alive,
-                ended,
-            )
+            batch.obs[t] = obs
+            batch.actions[t] = actions
+            batch.rewards[t] = rewards
+            batch.alive[t] = alive
+            batch.ends[t] = ended
             batch.last_obs[ended], batch.truncated[ended] = next_obs[ended], truncations[ended]
             global_step += int(alive.sum())
             alive &= ~ended
             obs = next_obs
-            length += 1
+            t += 1
             # an idle env may finish more episodes; only those in the batch are logged
             for i in np.flatnonzero(ended):
                 recent_returns.append(float(infos["episode"]["r"][i]))
                 writer.add_scalar("charts/episodic_return", infos["episode"]["r"][i], global_step)
                 writer.add_scalar("charts/episodic_length", infos["episode"]["l"][i], global_step)
+        length = t
         obs, _ = envs.reset()
 
         # ---- learning ----
@@ -311,29 +425,32 @@ def train(args: Args) -> dict:
         if args.normalize_returns:
             psi = (psi - psi.mean()) / (psi.std() + 1e-8)
         policy_loss = -(policy(b_obs).log_prob(b_actions) * psi).mean()
+        value_loss = ((values - b_returns) ** 2).mean()
+        if not (torch.isfinite(policy_loss) and torch.isfinite(value_loss)):
+            diverged = True
+            break
         policy_optimizer.zero_grad()
         policy_loss.backward()
         policy_optimizer.step()
-        writer.add_scalar("losses/policy_loss", policy_loss.item(), global_step)
-
         if args.baseline:
-            value_loss = ((values - b_returns) ** 2).mean()
             baseline_optimizer.zero_grad()
             value_loss.backward()
             baseline_optimizer.step()
             writer.add_scalar("losses/value_loss", value_loss.item(), global_step)
-        writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+        writer.add_scalar("losses/policy_loss", policy_loss.item(), global_step)
+        sps = int((global_step - start_step) / (time.time() - start_time))
+        writer.add_scalar("charts/SPS", sps, global_step)
 
-        # ---- report and evaluate ----
-        if global_step >= next_report:
-            next_report += args.total_timesteps // 20
+        # ---- report, evaluate, checkpoint (when global_step has passed a multiple of each period) ----
+        if global_step // report_every > batch_start // report_every:
             recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
-            sps = int(global_step / (time.time() - start_time))
             print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
 
-        done = global_step >= args.total_timesteps
-        if done or (args.eval_frequency > 0 and global_step >= next_eval):
-            next_eval += args.eval_frequency
+        last_batch = global_step >= args.total_timesteps
+        if last_batch or (
+            args.eval_frequency > 0
+            and global_step // args.eval_frequency > batch_start // args.eval_frequency
+        ):
             eval_returns = evaluate(policy, eval_envs, args.eval_episodes, eval_seed, device)
             for episode_return in eval_returns:
                 writer.add_scalar("eval/episodic_return", episode_return, global_step)
@@ -341,18 +458,45 @@ def train(args: Args) -> dict:
                 f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
             )
 
+        if (
+            args.checkpoint_frequency > 0
+            and global_step // args.checkpoint_frequency > batch_start // args.checkpoint_frequency
+        ):
+            save_checkpoint(model_path, current_state())
+        if stop_signals:
+            break
+
     # ---- save and close ----
-    model_path = None
-    if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.pt"
-        torch.save(
-            {"policy": policy.state_dict(), "baseline": baseline.state_dict(), "args": vars(args)}, model_path
-        )
-        print(f"model saved to {model_path}")
+    if not diverged and (args.save_model or stop_signals):
+        save_checkpoint(model_path, current_state())
+        print(f"checkpoint saved to {model_path}")
     envs.close()
     eval_envs.close()
     writer.close()
-    return {"eval_returns": eval_returns, "run_dir": f"runs/{run_name}", "model_path": model_path}
+    for sig, handler in previous_handlers.items():
+        signal.signal(sig, handler)
+    if diverged:
+        kept = (
+            f"the last good checkpoint is {model_path}"
+            if os.path.exists(model_path)
+            else "no checkpoint was saved"
+        )
+        print(
+            f"{ALGORITHM}.py: error: the losses are {policy_loss.item()} and {value_loss.item()} at step "
+            f"{global_step:,}: training diverged (a smaller --learning-rate may help); {kept}",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    if stop_signals:
+        print(
+            f"stopped by {signal.Signals(stop_signals[0]).name} after step {global_step:,}; continue with --resume {model_path}"
+        )
+        raise SystemExit(128 + stop_signals[0])
+    return {
+        "eval_returns": eval_returns,
+        "run_dir": f"runs/{run_name}",
+        "model_path": model_path if args.save_model else None,
+    }
 
 
 if __name__ == "__main__":

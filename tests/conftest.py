@@ -20,6 +20,16 @@ SHORT_RUNS = {
     "actor_critic": dict(total_timesteps=2_048, num_envs=8, eval_frequency=1_024, eval_episodes=2),
 }
 
+# The network that acts, as each file's checkpoint stores it: (checkpoint key, class name).
+ACTING_NETWORK = {
+    "dqn": ("q_network", "QNetwork"),
+    "double_dqn": ("q_network", "QNetwork"),
+    "dueling_dqn": ("q_network", "QNetwork"),
+    "per_dqn": ("q_network", "QNetwork"),
+    "reinforce": ("policy", "Policy"),
+    "actor_critic": ("actor", "Actor"),
+}
+
 
 def load_algorithm(name: str):
     """Import `algorithms/<name>.py`; the files are standalone scripts, not a package."""

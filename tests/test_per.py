@@ -32,30 +32,27 @@ def test_sampling_frequencies_follow_priorities():
 
 def test_updates_keep_the_root_right():
     rng = np.random.default_rng(0)
-    tree_sum = per_dqn.SegmentTree(64, np.add, 0.0)
-    tree_min = per_dqn.SegmentTree(64, np.minimum, np.inf)
+    sum_tree, min_tree = np.zeros(128), np.full(128, np.inf)  # over 64 leaves
     leaves = np.zeros(64)
     for _ in range(200):
         idx = rng.integers(0, 50, size=rng.integers(1, 20))
         values = rng.random(len(idx)) * 10
-        tree_sum.update(idx, values)
-        tree_min.update(idx, values)
+        per_dqn.update_tree(sum_tree, idx, values, np.add)
+        per_dqn.update_tree(min_tree, idx, values, np.minimum)
         leaves[idx] = values  # with repeated indices the last value wins, in numpy as in the tree
         written = np.unique(np.concatenate([idx, np.flatnonzero(leaves)]))
-        assert tree_sum.nodes[1] == pytest.approx(leaves.sum())
-        assert tree_min.nodes[1] == pytest.approx(leaves[written].min())
+        assert sum_tree[1] == pytest.approx(leaves.sum())
+        assert min_tree[1] == pytest.approx(leaves[written].min())
         # every inner node is the sum of its children
         inner = np.arange(1, 64)
-        np.testing.assert_allclose(
-            tree_sum.nodes[inner], tree_sum.nodes[2 * inner] + tree_sum.nodes[2 * inner + 1]
-        )
+        np.testing.assert_allclose(sum_tree[inner], sum_tree[2 * inner] + sum_tree[2 * inner + 1])
 
 
 def test_prefix_sum_search_finds_the_right_leaf():
-    tree = per_dqn.SegmentTree(8, np.add, 0.0)
-    tree.update(np.arange(5), np.array([1.0, 0.0, 2.0, 3.0, 0.5]))
+    sum_tree = np.zeros(16)  # over 8 leaves
+    per_dqn.update_tree(sum_tree, np.arange(5), np.array([1.0, 0.0, 2.0, 3.0, 0.5]), np.add)
     prefix = np.array([0.0, 0.99, 1.0, 2.5, 3.0, 5.99, 6.0, 6.4])
-    np.testing.assert_array_equal(tree.find_prefix_sum(prefix), [0, 0, 2, 2, 3, 3, 4, 4])
+    np.testing.assert_array_equal(per_dqn.find_prefix_sum(sum_tree, prefix), [0, 0, 2, 2, 3, 3, 4, 4])
 
 
 def test_importance_weights_match_the_formula():
@@ -73,4 +70,4 @@ def test_importance_weights_match_the_formula():
 def test_new_transitions_enter_at_the_largest_priority():
     rb = filled_buffer(np.array([0.5, 3.0, 1.0]), alpha=1.0)
     rb.add(np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1), np.zeros(1), np.zeros(1))
-    assert rb.sum_tree.nodes[rb.sum_tree.capacity + 3] == 3.0
+    assert rb.sum_tree[rb.capacity + 3] == 3.0

@@ -5,7 +5,7 @@ import os
 
 import pytest
 import torch
-from conftest import SHORT_RUNS, load_algorithm
+from conftest import ACTING_NETWORK, SHORT_RUNS, load_algorithm
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TAGS = {
@@ -29,15 +29,6 @@ ALGORITHM_TAGS = {
     "reinforce": {"losses/policy_loss", "losses/value_loss"},
     "actor_critic": {"losses/actor_loss", "losses/critic_loss", "losses/entropy"},
 }
-# The network that acts, as each file's checkpoint stores it: (checkpoint key, class name).
-ACTING_NETWORK = {
-    "dqn": ("q_network", "QNetwork"),
-    "double_dqn": ("q_network", "QNetwork"),
-    "dueling_dqn": ("q_network", "QNetwork"),
-    "per_dqn": ("q_network", "QNetwork"),
-    "reinforce": ("policy", "Policy"),
-    "actor_critic": ("actor", "Actor"),
-}
 
 
 def scalars(run_dir: str) -> EventAccumulator:
@@ -60,7 +51,7 @@ def test_smoke_run_writes_logs_checkpoint_and_videos(name):
     assert len(events.Scalars("eval/episodic_return")) == 2 * args.eval_episodes
 
     assert summary["model_path"] == f"runs/{run_name}/{args.exp_name}.pt"
-    checkpoint = torch.load(summary["model_path"])
+    checkpoint = torch.load(summary["model_path"], weights_only=False)
     assert checkpoint["args"] == vars(args)
 
     assert glob.glob(f"videos/{run_name}/*.mp4"), "no training video"
@@ -75,7 +66,7 @@ def test_checkpoint_reloads_into_evaluate(name):
 
     key, network_class = ACTING_NETWORK[name]
     network = getattr(algorithm, network_class)(obs_dim=4, n_actions=2, hidden_size=args.hidden_size)
-    network.load_state_dict(torch.load(summary["model_path"])[key])
+    network.load_state_dict(torch.load(summary["model_path"], weights_only=False)[key])
     envs = algorithm.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
     evaluation = (network, envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
     if key == "q_network":  # the value-based files also report predicted and obtained values

@@ -1,0 +1,126 @@
+"""Interrupted runs lose nothing and resume exactly; checkpoints are written atomically; a run
+whose loss stops being finite stops with a clear message and keeps its last good checkpoint."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from conftest import ACTING_NETWORK, ALGORITHMS_DIR, SHORT_RUNS, load_algorithm
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+# Runs long enough to be stopped in the middle of learning, and the step after which to stop them.
+LONG_RUNS = {
+    "dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
+    "double_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
+    "dueling_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
+    "per_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
+    "reinforce": (["--total-timesteps", "8000", "--num-envs", "4"], 2_000),
+    "actor_critic": (["--total-timesteps", "24000", "--num-envs", "16"], 6_000),
+}
+# SIGINT (Ctrl-C) for some files, SIGTERM for the others: the code that handles them is the same.
+STOP_SIGNAL = {name: (signal.SIGINT, signal.SIGTERM)[i % 2] for i, name in enumerate(LONG_RUNS)}
+
+
+def start(name: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-u", str(ALGORITHMS_DIR / f"{name}.py"), "--seed", "1", "--save-model", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def run_record(name: str, exp_name: str):
+    """The episode returns a run logged (over all its event files) and its final network weights."""
+    run_dir = glob.glob(f"runs/*__{exp_name}__1__*")[0]
+    events = EventAccumulator(run_dir, size_guidance={"scalars": 0})
+    events.Reload()
+    returns = [(e.step, e.value) for e in events.Scalars("charts/episodic_return")]
+    checkpoint = torch.load(f"{run_dir}/{exp_name}.pt", weights_only=False)
+    return returns, checkpoint[ACTING_NETWORK[name][0]]
+
+
+@pytest.mark.parametrize("name", LONG_RUNS)
+def test_stopped_and_resumed_run_matches_an_uninterrupted_one(name):
+    args, stop_after = LONG_RUNS[name]
+    full = start(name, *args, "--exp-name", "full")
+
+    cut = start(name, *args, "--exp-name", "cut")
+    for line in cut.stdout:  # wait until the run is well into learning, then stop it
+        if line.startswith("step") and int(line.split()[1].replace(",", "")) >= stop_after:
+            cut.send_signal(STOP_SIGNAL[name])
+            break
+    output = cut.stdout.read()
+    assert cut.wait() == 128 + STOP_SIGNAL[name], output
+    checkpoint_path = output.split("--resume ")[-1].strip()
+    assert os.path.exists(checkpoint_path) and not os.path.exists(checkpoint_path + ".tmp")
+
+    resumed = start(name, *args, "--exp-name", "cut", "--resume", checkpoint_path)
+    resumed_output = resumed.stdout.read()
+    assert resumed.wait() == 0, resumed_output
+    assert "resuming" in resumed_output
+    assert full.wait() == 0, full.stdout.read()
+
+    full_returns, full_weights = run_record(name, "full")
+    cut_returns, cut_weights = run_record(name, "cut")
+    assert cut_returns == full_returns
+    assert full_weights.keys() == cut_weights.keys()
+    for key in full_weights:
+        assert torch.equal(full_weights[key], cut_weights[key]), key
+
+
+class FailsHalfWay:
+    """Pickling this raises: a write of a checkpoint that holds it breaks off in the middle."""
+
+    def __reduce__(self):
+        raise RuntimeError("the write broke off")
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_checkpoint_is_written_atomically(name, tmp_path):
+    algorithm = load_algorithm(name)
+    path = str(tmp_path / "checkpoint.pt")
+    algorithm.save_checkpoint(path, {"weights": torch.ones(3)})
+    with pytest.raises(RuntimeError):
+        algorithm.save_checkpoint(path, {"weights": torch.zeros(3), "then": FailsHalfWay()})
+    assert torch.equal(torch.load(path)["weights"], torch.ones(3))
+
+
+class RewardOverflow(gym.Wrapper):
+    """CartPole whose rewards become infinite after `after` steps: a run that goes wrong late."""
+
+    def __init__(self, after: int = 1_200, render_mode: str | None = None):
+        super().__init__(gym.make("CartPole-v1", render_mode=render_mode))
+        self.steps, self.after = 0, after
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        return obs, np.inf if self.steps > self.after else reward, terminated, truncated, info
+
+
+gym.register("RewardOverflow-v0", entry_point=RewardOverflow, max_episode_steps=500)
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(name, capsys):
+    algorithm = load_algorithm(name)
+    settings = SHORT_RUNS[name] | dict(total_timesteps=20_000, checkpoint_frequency=512)
+    if "learning_starts" in settings:
+        settings["learning_starts"] = 200
+    with pytest.raises(SystemExit) as stopped:
+        algorithm.train(algorithm.Args(env_id="RewardOverflow-v0", seed=1, **settings))
+    assert stopped.value.code == 1
+    error = capsys.readouterr().err
+    assert "diverged" in error and "the last good checkpoint is" in error
+    checkpoint_path = error.split("the last good checkpoint is ")[-1].strip()
+    checkpoint = torch.load(checkpoint_path, weights_only=False)
+    for key, value in checkpoint.items():
+        if isinstance(value, dict) and all(isinstance(v, torch.Tensor) for v in value.values()):
+            assert all(torch.isfinite(v).all() for v in value.values()), key
