@@ -169,6 +169,7 @@ def evaluate(actor: Actor, envs, eval_episodes: int, seed: int, device: torch.de
     return returns
 
 
+# ---- plumbing, the same in every file: refusing bad input, writing and reading checkpoints ----
 ALGORITHM = os.path.basename(__file__).removesuffix(".py")
 
 

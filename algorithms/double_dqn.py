@@ -200,6 +200,7 @@ def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: t
     return returns, predicted, discounted
 
 
+# ---- plumbing, the same in every file: refusing bad input, writing and reading checkpoints ----
 ALGORITHM = os.path.basename(__file__).removesuffix(".py")
 
 

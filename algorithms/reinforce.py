@@ -204,6 +204,7 @@ def evaluate(policy: Policy, envs, eval_episodes: int, seed: int, device: torch.
     return returns
 
 
+# ---- plumbing, the same in every file: refusing bad input, writing and reading checkpoints ----
 ALGORITHM = os.path.basename(__file__).removesuffix(".py")
 
 
