@@ -77,9 +77,9 @@ class Args:
     """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
     env_id: str = "CartPole-v1"
     """the id of the environment (discrete actions)"""
-    total_timesteps: int = 200_000
+    total_timesteps: int = 250_000
     """total environment steps of the experiment, all environments counted"""
-    num_envs: int = 32
+    num_envs: int = 64
     """the number of parallel game environments: the transitions in each update"""
     eval_episodes: int = 10
     """the number of greedy episodes of each evaluation"""
@@ -91,9 +91,9 @@ class Args:
     """continue the run saved in this checkpoint, with the same arguments"""
 
     # Algorithm specific arguments
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-3
     """the learning rate of the actor's optimizer"""
-    critic_learning_rate: float = 1e-3
+    critic_learning_rate: float = 3e-3
     """the learning rate of the critic's optimizer"""
     gamma: float = 0.99
     """the discount factor gamma"""
