@@ -13,6 +13,8 @@ environment steps and once against wall-clock seconds.
 
 import argparse
 import json
+import os
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -62,7 +64,7 @@ def running_mean_curves(runs: list[dict], column: int, grid: np.ndarray) -> np.n
     return np.array(curves)
 
 
-def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Path) -> list[str]:
+def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,7 +81,8 @@ def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Pat
             end = max(r["curve"][-1][column] for r in runs)
             grid = np.linspace(0, end, 200)
             curves = running_mean_curves(runs, column, grid)
-            with np.errstate(all="ignore"):
+            with warnings.catch_warnings():  # where no seed's curve reaches, the median is nan: no line
+                warnings.simplefilter("ignore", RuntimeWarning)
                 (line,) = ax.plot(grid, np.nanmedian(curves, axis=0), label=f"{name} ({len(runs)} seeds)")
                 ax.fill_between(
                     grid,
@@ -100,6 +103,44 @@ def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Pat
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def plot_values(env_id: str, results: list[dict], out_dir: Path) -> Path | None:
+    """Per algorithm, the median across seeds of the value predicted for the first state of the
+    evaluation episodes, max_a Q(s₀, a), and of the discounted return that actually followed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = defaultdict(list)
+    for r in results:
+        if r["returncode"] == 0 and r.get("values"):
+            rows[r["algorithm"]].append(np.array(r["values"]))
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, runs in rows.items():
+        length = min(len(v) for v in runs)
+        values = np.stack([v[:length] for v in runs])
+        steps = values[0, :, 0]
+        (line,) = ax.plot(steps, np.median(values[:, :, 1], axis=0), label=f"{name}: predicted max Q(s₀, a)")
+        ax.plot(
+            steps,
+            np.median(values[:, :, 2], axis=0),
+            "--",
+            color=line.get_color(),
+            label=f"{name}: discounted return obtained",
+        )
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("value of the first state (median over seeds)")
+    ax.set_title(f"{env_id}: predicted and obtained values")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / f"{env_id}_values.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def main():
@@ -131,7 +172,7 @@ def main():
         "# Benchmark results",
         "",
         "Written by `python benchmarks/report.py` from "
-        + ", ".join(f"`{Path(p).relative_to(BENCHMARKS.parent)}`" for p in opts.results)
+        + ", ".join(f"`{os.path.relpath(p, BENCHMARKS.parent)}`" for p in opts.results)
         + ".",
         "",
     ]
@@ -156,6 +197,9 @@ def main():
             (out.parent / "plots").mkdir(exist_ok=True)
             for path in plot(env_id, env_results, threshold, out.parent / "plots"):
                 lines += ["", f"![{env_id}]({path.relative_to(out.parent)})"]
+            values_plot = plot_values(env_id, env_results, out.parent / "plots")
+            if values_plot:
+                lines += ["", f"![{env_id} values]({values_plot.relative_to(out.parent)})"]
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
 

@@ -113,6 +113,15 @@ def read_run(run_dir: str, launch: float, threshold: float | None) -> dict:
         crossed = np.flatnonzero(last_10_mean >= threshold)
         if crossed.size:
             solved_step, solved_seconds, _ = curve[crossed[0] + 9]
+    # the DQN family's evaluations also log the value predicted for the first state and the
+    # discounted return that followed: their gap is the overestimation
+    values = []
+    if "eval/predicted_value" in events.Tags()["scalars"]:
+        predicted, discounted = (
+            events.Scalars("eval/predicted_value"),
+            events.Scalars("eval/discounted_return"),
+        )
+        values = [[p.step, p.value, d.value] for p, d in zip(predicted, discounted)]
     evaluations = events.Scalars("eval/episodic_return")
     last_step = evaluations[-1].step
     final_eval = [e.value for e in evaluations if e.step == last_step]
@@ -124,6 +133,7 @@ def read_run(run_dir: str, launch: float, threshold: float | None) -> dict:
         "sps": events.Scalars("charts/SPS")[-1].value,
         "total_steps": last_step,
         "curve": curve,
+        "values": values,
     }
 
 
