@@ -176,6 +176,8 @@ def main():
         + ".",
         "",
     ]
+    lines += ["The commands that produced them:", "", "```"]
+    lines += sorted({r["command"] for r in results if "command" in r}) + ["```", ""]
     machines = sorted({json.dumps(r["machine"], sort_keys=True) for r in results if "machine" in r})
     for machine in machines:
         m = json.loads(machine)

@@ -175,7 +175,10 @@ def main():
     def job(spec):
         algorithm, env_id, seed, settings = spec
         work_dir = ROOT / "benchmarks" / "work" / out.stem / f"{algorithm}__{env_id}__{seed}"
-        result = run_one(algorithm, env_id, seed, settings, work_dir) | {"machine": machine(opts.workers)}
+        result = run_one(algorithm, env_id, seed, settings, work_dir) | {
+            "machine": machine(opts.workers),
+            "command": " ".join(["python benchmarks/run.py", *sys.argv[1:]]),
+        }
         with lock:
             with open(out, "a") as f:
                 f.write(json.dumps(result) + "\n")
