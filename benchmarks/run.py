@@ -42,12 +42,20 @@ THRESHOLDS = {"CartPole-v1": 475, "Acrobot-v1": -100, "LunarLander-v3": 200, "Mo
 
 # Arguments that differ from an algorithm's defaults (tuned for CartPole-v1), per environment.
 # These are the documented hyper-parameter sets that the results in RESULTS.md were measured with.
+DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn", "per_dqn")
 HYPERPARAMETERS = {
-    ("dqn", "LunarLander-v3"): [
-        "--total-timesteps", "300000", "--buffer-size", "300000", "--learning-rate", "6.3e-4",
-        "--exploration-fraction", "0.12", "--end-e", "0.05", "--learning-starts", "10000",
-        "--hidden-size", "256", "--tau", "0.01",
-    ],
+    **{(name, "LunarLander-v3"): [
+        "--total-timesteps", "500000", "--buffer-size", "500000", "--learning-rate", "5e-4",
+        "--hidden-size", "256", "--tau", "0.005", "--end-e", "0.01", "--learning-starts", "10000",
+    ] for name in DQN_FAMILY},
+    **{(name, env_id): ["--total-timesteps", "100000", "--buffer-size", "100000"]
+       for name in DQN_FAMILY for env_id in ("Acrobot-v1", "MountainCar-v0")},
+    ("reinforce", "Acrobot-v1"): ["--total-timesteps", "300000"],
+    ("reinforce", "MountainCar-v0"): ["--total-timesteps", "300000"],
+    ("reinforce", "LunarLander-v3"): ["--total-timesteps", "1000000"],
+    ("actor_critic", "Acrobot-v1"): ["--total-timesteps", "1000000"],
+    ("actor_critic", "MountainCar-v0"): ["--total-timesteps", "1000000"],
+    ("actor_critic", "LunarLander-v3"): ["--total-timesteps", "3000000"],
 }  # fmt: skip
 
 
