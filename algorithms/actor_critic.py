@@ -85,6 +85,8 @@ class Args:
     """the number of greedy episodes of each evaluation"""
     eval_frequency: int = 0
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    stop_when_solved: bool = True
+    """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
     checkpoint_frequency: int = 0
     """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
     resume: str | None = None
@@ -285,6 +287,7 @@ def train(args: Args) -> dict:
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
     eval_seed = args.seed + 100_000  # episodes the training envs never start from
+    check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
 
     # ---- networks and optimizers (no storage: each transition is learned from once, at once) ----
     obs_dim = int(np.prod(envs.single_observation_space.shape))
@@ -347,7 +350,9 @@ def train(args: Args) -> dict:
     # ---- the training loop ----
     start_time, start_step = time.time(), (start_iteration - 1) * args.num_envs
     recent_returns = deque(maxlen=10)
-    diverged = False
+    # an env without a reward threshold is never solved
+    reward_threshold = gym.spec(args.env_id).reward_threshold or float("inf")
+    diverged = solved = False
     num_iterations = args.total_timesteps // args.num_envs
     for iteration in range(start_iteration, num_iterations + 1):
         global_step = iteration * args.num_envs
@@ -367,6 +372,11 @@ def train(args: Args) -> dict:
                 recent_returns.append(float(episode_return))
                 writer.add_scalar("charts/episodic_return", episode_return, global_step)
                 writer.add_scalar("charts/episodic_length", episode_length, global_step)
+            solved = (
+                args.stop_when_solved
+                and len(recent_returns) == 10
+                and np.mean(recent_returns) >= reward_threshold
+            )
 
         # ---- learning ----
         # a step that only reset its env joins two episodes: it is no transition, so it is left out
@@ -405,9 +415,18 @@ def train(args: Args) -> dict:
             sps = int((global_step - start_step) / (time.time() - start_time))
             print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
 
-        if iteration == num_iterations or (
-            args.eval_frequency > 0 and global_step % args.eval_frequency < args.num_envs
-        ):
+        # returns that reach the threshold in training must hold in a greedy evaluation too, on
+        # other episodes than the final evaluation's, which stays a fair test of the policy kept
+        if solved:
+            check_returns = evaluate(actor, eval_envs, args.eval_episodes, check_seed, device)
+            solved = np.mean(check_returns) >= reward_threshold
+            if not solved:
+                print(
+                    f"step {global_step:>9,}  solved in training, not in a greedy check ({np.mean(check_returns):.1f})"
+                )
+                recent_returns.clear()  # the next check waits for 10 new episodes
+        last_iteration = iteration == num_iterations or solved
+        if last_iteration or (args.eval_frequency > 0 and global_step % args.eval_frequency < args.num_envs):
             eval_returns = evaluate(actor, eval_envs, args.eval_episodes, eval_seed, device)
             for episode_return in eval_returns:
                 writer.add_scalar("eval/episodic_return", episode_return, global_step)
@@ -417,10 +436,14 @@ def train(args: Args) -> dict:
 
         if args.checkpoint_frequency > 0 and global_step % args.checkpoint_frequency < args.num_envs:
             save_checkpoint(model_path, current_state())
-        if stop_signals:
+        if last_iteration or stop_signals:
             break
 
     # ---- save and close ----
+    if solved:
+        print(
+            f"solved: the last 10 training returns average {np.mean(recent_returns):.1f} ≥ {reward_threshold}"
+        )
     if not diverged and (args.save_model or stop_signals):
         save_checkpoint(model_path, current_state())
         print(f"checkpoint saved to {model_path}")

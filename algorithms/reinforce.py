@@ -91,6 +91,8 @@ class Args:
     """the number of greedy episodes of each evaluation"""
     eval_frequency: int = 0
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    stop_when_solved: bool = True
+    """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
     checkpoint_frequency: int = 0
     """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
     resume: str | None = None
@@ -320,6 +322,7 @@ def train(args: Args) -> dict:
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
     eval_seed = args.seed + 100_000  # episodes the training envs never start from
+    check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
 
     # ---- networks, optimizers, episode storage ----
     obs_dim = int(np.prod(envs.single_observation_space.shape))
@@ -380,7 +383,9 @@ def train(args: Args) -> dict:
     # ---- the training loop ----
     start_time, start_step = time.time(), global_step
     recent_returns = deque(maxlen=10)
-    diverged = False
+    # an env without a reward threshold is never solved
+    reward_threshold = gym.spec(args.env_id).reward_threshold or float("inf")
+    diverged = solved = False
     report_every = max(args.total_timesteps // 20, 1)
     while global_step < args.total_timesteps:
         batch_start = global_step
@@ -408,6 +413,11 @@ def train(args: Args) -> dict:
                 writer.add_scalar("charts/episodic_return", infos["episode"]["r"][i], global_step)
                 writer.add_scalar("charts/episodic_length", infos["episode"]["l"][i], global_step)
         length = t
+        solved = (
+            args.stop_when_solved
+            and len(recent_returns) == 10
+            and np.mean(recent_returns) >= reward_threshold
+        )
         obs, _ = envs.reset()
 
         # ---- learning ----
@@ -447,7 +457,17 @@ def train(args: Args) -> dict:
             recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
             print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
 
-        last_batch = global_step >= args.total_timesteps
+        # returns that reach the threshold in training must hold in a greedy evaluation too, on
+        # other episodes than the final evaluation's, which stays a fair test of the policy kept
+        if solved:
+            check_returns = evaluate(policy, eval_envs, args.eval_episodes, check_seed, device)
+            solved = np.mean(check_returns) >= reward_threshold
+            if not solved:
+                print(
+                    f"step {global_step:>9,}  solved in training, not in a greedy check ({np.mean(check_returns):.1f})"
+                )
+                recent_returns.clear()  # the next check waits for 10 new episodes
+        last_batch = global_step >= args.total_timesteps or solved
         if last_batch or (
             args.eval_frequency > 0
             and global_step // args.eval_frequency > batch_start // args.eval_frequency
@@ -464,10 +484,14 @@ def train(args: Args) -> dict:
             and global_step // args.checkpoint_frequency > batch_start // args.checkpoint_frequency
         ):
             save_checkpoint(model_path, current_state())
-        if stop_signals:
+        if last_batch or stop_signals:
             break
 
     # ---- save and close ----
+    if solved:
+        print(
+            f"solved: the last 10 training returns average {np.mean(recent_returns):.1f} ≥ {reward_threshold}"
+        )
     if not diverged and (args.save_model or stop_signals):
         save_checkpoint(model_path, current_state())
         print(f"checkpoint saved to {model_path}")
