@@ -2,13 +2,15 @@
 
     python benchmarks/report.py [results.jsonl ...] [--out benchmarks/RESULTS.md]
 
-Per environment, one row per algorithm (and hyper-parameter set): seeds solved out of seeds
-run, median and range of the environment steps and of the seconds from launch until the mean of
-the last 10 training returns reached the threshold, the final greedy evaluation (mean ± std of
-the per-seed means), steps per second and peak memory. The plots (with matplotlib, an optional
-extra: `pip install -e ".[bench]"`) show, per environment, the median across seeds of that
-same running mean with the range between the lowest and highest seed shaded, once against
-environment steps and once against wall-clock seconds.
+One section per results file (a sweep: one command, one machine). In it, per environment, one
+row per algorithm (and hyper-parameter set): seeds solved out of seeds run, median and range of
+the environment steps and of the seconds from launch until the mean of the last 10 training
+returns reached the threshold, the final greedy evaluation (mean ± std of the per-seed means),
+steps per second and peak memory. The plots (with matplotlib, an optional extra:
+`pip install -e ".[bench]"`) show, per environment, the median across seeds of that same running
+mean with the range between the lowest and highest seed shaded, once against environment steps
+and once against wall-clock seconds; where runs evaluated along the way, a third plot shows the
+value predicted for the first state beside the discounted return that followed.
 """
 
 import argparse
@@ -64,7 +66,7 @@ def running_mean_curves(runs: list[dict], column: int, grid: np.ndarray) -> np.n
     return np.array(curves)
 
 
-def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Path) -> list[Path]:
+def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Path, sweep: str) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,14 +100,14 @@ def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Pat
         ax.set_title(env_id)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        path = out_dir / f"{env_id}_{'steps' if column == 0 else 'seconds'}.png"
+        path = out_dir / f"{sweep}_{env_id}_{'steps' if column == 0 else 'seconds'}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)
     return paths
 
 
-def plot_values(env_id: str, results: list[dict], out_dir: Path) -> Path | None:
+def plot_values(env_id: str, results: list[dict], out_dir: Path, sweep: str) -> Path | None:
     """Per algorithm, the median across seeds of the value predicted for the first state of the
     evaluation episodes, max_a Q(s₀, a), and of the discounted return that actually followed."""
     import matplotlib
@@ -115,7 +117,7 @@ def plot_values(env_id: str, results: list[dict], out_dir: Path) -> Path | None:
 
     rows = defaultdict(list)
     for r in results:
-        if r["returncode"] == 0 and r.get("values"):
+        if r["returncode"] == 0 and len(r.get("values", [])) > 1:  # evaluations along the run
             rows[r["algorithm"]].append(np.array(r["values"]))
     if not rows:
         return None
@@ -137,7 +139,7 @@ def plot_values(env_id: str, results: list[dict], out_dir: Path) -> Path | None:
     ax.set_title(f"{env_id}: predicted and obtained values")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = out_dir / f"{env_id}_values.png"
+    path = out_dir / f"{sweep}_{env_id}_values.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
@@ -154,54 +156,52 @@ def main():
     )
     parser.add_argument("--out", default=str(BENCHMARKS / "RESULTS.md"))
     opts = parser.parse_args()
-    results = [json.loads(line) for path in opts.results for line in Path(path).read_text().splitlines()]
     out = Path(opts.out)
-
+    plots = out.parent / "plots"
     try:
         import matplotlib  # noqa: F401
 
-        can_plot = True
+        plots.mkdir(exist_ok=True)
     except ImportError:
-        can_plot = False
+        plots = None
         print("matplotlib is not installed (pip install -e '.[bench]'): writing tables only")
 
-    by_env = defaultdict(list)
-    for r in results:
-        by_env[r["env_id"]].append(r)
-    lines = [
-        "# Benchmark results",
-        "",
-        "Written by `python benchmarks/report.py` from "
-        + ", ".join(f"`{os.path.relpath(p, BENCHMARKS.parent)}`" for p in opts.results)
-        + ".",
-        "",
-    ]
-    lines += ["The commands that produced them:", "", "```"]
-    lines += sorted({r["command"] for r in results if "command" in r}) + ["```", ""]
-    machines = sorted({json.dumps(r["machine"], sort_keys=True) for r in results if "machine" in r})
-    for machine in machines:
-        m = json.loads(machine)
-        lines.append(
-            f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, gymnasium {m['gymnasium']}, "
-            f"Python {m['python']}; {m['workers']} runs at a time."
-        )
-    for env_id, env_results in by_env.items():
-        threshold = THRESHOLDS.get(env_id)
+    lines = ["# Benchmark results", "", "Written by `python benchmarks/report.py`: one section per sweep."]
+    for path in opts.results:
+        results = [json.loads(line) for line in Path(path).read_text().splitlines()]
+        sweep = Path(path).stem
         lines += [
             "",
-            f"## {env_id}",
+            f"# {sweep}",
             "",
-            f"Threshold: mean of the last 10 training returns ≥ {threshold}.",
+            f"`{os.path.relpath(path, BENCHMARKS.parent)}`, produced by:",
             "",
+            "```",
         ]
-        lines += table(env_results)
-        if can_plot:
-            (out.parent / "plots").mkdir(exist_ok=True)
-            for path in plot(env_id, env_results, threshold, out.parent / "plots"):
-                lines += ["", f"![{env_id}]({path.relative_to(out.parent)})"]
-            values_plot = plot_values(env_id, env_results, out.parent / "plots")
-            if values_plot:
-                lines += ["", f"![{env_id} values]({values_plot.relative_to(out.parent)})"]
+        lines += sorted({r["command"] for r in results}) + ["```", ""]
+        for machine in sorted({json.dumps(r["machine"], sort_keys=True) for r in results}):
+            m = json.loads(machine)
+            lines.append(
+                f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, gymnasium {m['gymnasium']}, "
+                f"Python {m['python']}; {m['workers']} runs at a time."
+            )
+        by_env = defaultdict(list)
+        for r in results:
+            by_env[r["env_id"]].append(r)
+        for env_id, env_results in by_env.items():
+            threshold = THRESHOLDS.get(env_id)
+            lines += [
+                "",
+                f"## {env_id}",
+                "",
+                f"Threshold: mean of the last 10 training returns ≥ {threshold}.",
+                "",
+            ]
+            lines += table(env_results)
+            if plots:
+                figures = plot(env_id, env_results, threshold, plots, sweep)
+                figures.append(plot_values(env_id, env_results, plots, sweep))
+                lines += [f"\n![{env_id}]({figure.relative_to(out.parent)})" for figure in figures if figure]
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
 
