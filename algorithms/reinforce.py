@@ -85,7 +85,7 @@ class Args:
     """the id of the environment (discrete actions)"""
     total_timesteps: int = 80_000
     """total environment steps of the experiment, all environments counted"""
-    num_envs: int = 4
+    num_envs: int = 8
     """the number of parallel game environments: the episodes in each batch"""
     eval_episodes: int = 10
     """the number of greedy episodes of each evaluation"""
