@@ -26,11 +26,13 @@ them. A sum tree keeps the p_i^α in its leaves and in every inner node the sum 
 children: a draw walks from the root to a leaf in log₂ N steps, choosing left or right by
 comparing a uniform number to the left child's sum, and a priority update recomputes the
 log₂ N ancestors of its leaf. A min tree of the same shape gives min_k P(k), hence max_k w_k.
-Here both walks run for a whole batch at once, one tree level at a time, in numpy.
+Here both walks run for a whole batch at once, one tree level at a time, in numpy; the one or
+few transitions that each environment step adds go up the trees leaf by leaf in plain Python,
+which for so few is faster.
 
 What differs from dqn.py: this docstring; `alpha`, `beta_start` and `prior_eps` in `Args`;
-`update_tree`, `find_prefix_sum` and `PrioritizedReplayBuffer` in place of `ReplayBuffer`; and in the learning
-step, β, the weighted loss and the priority update.
+`update_tree`, `update_leaf`, `find_prefix_sum` and `PrioritizedReplayBuffer` in place of
+`ReplayBuffer`; and in the learning step, β, the weighted loss and the priority update.
 
 Run:
     python algorithms/per_dqn.py --env-id CartPole-v1
@@ -38,6 +40,7 @@ Run:
     tensorboard --logdir runs
 """
 
+import operator
 import os
 import pickle
 import random
@@ -171,6 +174,16 @@ def update_tree(tree: np.ndarray, idx: np.ndarray, values, operation):
         tree[nodes] = operation(tree[2 * nodes], tree[2 * nodes + 1])
 
 
+def update_leaf(tree: np.ndarray, i: int, value: float, operation):
+    """`update_tree` for the single leaf i, in plain Python: for one leaf this is several times faster
+    than numpy, whose every call costs microseconds whatever its size."""
+    node = int(i) + len(tree) // 2
+    tree[node] = value
+    while node > 1:
+        node //= 2
+        tree[node] = operation(tree[2 * node], tree[2 * node + 1])
+
+
 def find_prefix_sum(sum_tree: np.ndarray, prefix: np.ndarray) -> np.ndarray:
     """For each u in `prefix`, the leaf i with Σ_{k<i} leaf_k ≤ u < Σ_{k≤i} leaf_k: from the root
     down, go right (less the left child's sum) when u is not below the left child's sum."""
@@ -212,9 +225,11 @@ class PrioritizedReplayBuffer:
         self.terminations[idx] = terminations
         self.pos = (self.pos + len(actions)) % self.buffer_size
         self.size = min(self.size + len(actions), self.buffer_size)
-        # a new transition comes in at the largest priority so far, to be replayed soon
-        update_tree(self.sum_tree, idx, self.max_priority**self.alpha, np.add)
-        update_tree(self.min_tree, idx, self.max_priority**self.alpha, np.minimum)
+        # a new transition comes in at the largest priority so far, to be replayed soon; one per
+        # environment, that is a few leaves at most
+        for i in idx:
+            update_leaf(self.sum_tree, i, self.max_priority**self.alpha, operator.add)
+            update_leaf(self.min_tree, i, self.max_priority**self.alpha, min)
 
     def sample(self, batch_size: int, beta: float):
         """Draw i with probability P(i) = p_i^α / Σ_k p_k^α, one draw in each of `batch_size` equal

@@ -1,5 +1,7 @@
 """The sum and min trees of per_dqn.py, and the sampling and weights they give."""
 
+import operator
+
 import numpy as np
 import pytest
 import torch
@@ -46,6 +48,20 @@ def test_updates_keep_the_root_right():
         # every inner node is the sum of its children
         inner = np.arange(1, 64)
         np.testing.assert_allclose(sum_tree[inner], sum_tree[2 * inner] + sum_tree[2 * inner + 1])
+
+
+def test_one_leaf_at_a_time_builds_the_same_trees():
+    rng = np.random.default_rng(1)
+    idx, values = rng.permutation(64)[:40], rng.random(40)
+    batched_sum, batched_min = np.zeros(128), np.full(128, np.inf)
+    per_dqn.update_tree(batched_sum, idx, values, np.add)
+    per_dqn.update_tree(batched_min, idx, values, np.minimum)
+    leafwise_sum, leafwise_min = np.zeros(128), np.full(128, np.inf)
+    for i, value in zip(idx, values):
+        per_dqn.update_leaf(leafwise_sum, i, value, operator.add)
+        per_dqn.update_leaf(leafwise_min, i, value, min)
+    np.testing.assert_allclose(leafwise_sum, batched_sum)
+    np.testing.assert_array_equal(leafwise_min, batched_min)
 
 
 def test_prefix_sum_search_finds_the_right_leaf():
