@@ -25,6 +25,12 @@ import numpy as np
 BENCHMARKS = Path(__file__).resolve().parent
 
 
+def reading_order(algorithm: str) -> int:
+    """Rows and curves in the README's order: dqn.py, its variants, then the policy gradients."""
+    order = ["dqn", "double_dqn", "dueling_dqn", "per_dqn", "reinforce", "actor_critic"]
+    return order.index(algorithm) if algorithm in order else len(order)
+
+
 def median_range(values, fmt="{:,.0f}"):
     if not values:
         return "–"
@@ -33,13 +39,13 @@ def median_range(values, fmt="{:,.0f}"):
 
 def table(results: list[dict]) -> list[str]:
     lines = [
-        "| algorithm | solved | steps to threshold | seconds to threshold | final greedy eval | SPS | peak MB |",
+        "| algorithm | solved | steps to threshold | seconds to threshold | final greedy eval | SPS | peak MiB |",
         "|---|---|---|---|---|---|---|",
     ]
     rows = defaultdict(list)
     for r in results:
         rows[(r["algorithm"], r["settings"])].append(r)
-    for (algorithm, args), runs in rows.items():
+    for (algorithm, args), runs in sorted(rows.items(), key=lambda row: reading_order(row[0][0])):
         ok = [r for r in runs if r["returncode"] == 0]
         solved = [r for r in ok if r["solved_step"] is not None]
         evals = [r["eval_mean"] for r in ok]
@@ -79,7 +85,7 @@ def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Pat
     paths = []
     for column, label in ((0, "environment steps"), (1, "seconds from launch")):
         fig, ax = plt.subplots(figsize=(7, 4))
-        for name, runs in rows.items():
+        for name, runs in sorted(rows.items(), key=lambda row: reading_order(row[1][0]["algorithm"])):
             end = max(r["curve"][-1][column] for r in runs)
             grid = np.linspace(0, end, 200)
             curves = running_mean_curves(runs, column, grid)
@@ -122,7 +128,7 @@ def plot_values(env_id: str, results: list[dict], out_dir: Path, sweep: str) -> 
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name, runs in rows.items():
+    for name, runs in sorted(rows.items(), key=lambda row: reading_order(row[0])):
         length = min(len(v) for v in runs)
         values = np.stack([v[:length] for v in runs])
         steps = values[0, :, 0]
@@ -183,7 +189,7 @@ def main():
             m = json.loads(machine)
             lines.append(
                 f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, gymnasium {m['gymnasium']}, "
-                f"Python {m['python']}; {m['workers']} runs at a time."
+                f"Python {m['python']}; runs at a time: {m['workers']}."
             )
         by_env = defaultdict(list)
         for r in results:
