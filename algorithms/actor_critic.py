@@ -381,23 +381,24 @@ def train(args: Args) -> dict:
         # ---- learning ----
         # a step that only reset its env joins two episodes: it is no transition, so it is left out
         real = ~autoreset
-        values = critic(obs)
-        with torch.no_grad():
-            td_target = rewards + args.gamma * (1 - terminations) * critic(next_obs)
-        delta = (td_target - values)[real]
-        critic_loss = (delta**2).mean()
-        if not torch.isfinite(critic_loss):  # values that overflow make the loss inf or nan
-            diverged = True
-            break
-        critic_optimizer.zero_grad()
-        critic_loss.backward()
-        critic_optimizer.step()
+        if real.any():  # when every env only reset (they all time out together), nothing to learn
+            values = critic(obs)
+            with torch.no_grad():
+                td_target = rewards + args.gamma * (1 - terminations) * critic(next_obs)
+            delta = (td_target - values)[real]
+            critic_loss = (delta**2).mean()
+            if not torch.isfinite(critic_loss):  # values that overflow make the loss inf or nan
+                diverged = True
+                break
+            critic_optimizer.zero_grad()
+            critic_loss.backward()
+            critic_optimizer.step()
 
-        entropy = pi.entropy()[real].mean()
-        actor_loss = -(delta.detach() * pi.log_prob(actions)[real]).mean() - args.ent_coef * entropy
-        actor_optimizer.zero_grad()
-        actor_loss.backward()
-        actor_optimizer.step()
+            entropy = pi.entropy()[real].mean()
+            actor_loss = -(delta.detach() * pi.log_prob(actions)[real]).mean() - args.ent_coef * entropy
+            actor_optimizer.zero_grad()
+            actor_loss.backward()
+            actor_optimizer.step()
 
         autoreset = dones
         obs = next_obs
@@ -460,7 +461,7 @@ def train(args: Args) -> dict:
         )
         print(
             f"{ALGORITHM}.py: error: the critic's loss is {critic_loss.item()} at step {global_step:,}: training diverged "
-            f"(a smaller --learning-rate may help); {kept}",
+            f"(a smaller --learning-rate or --critic-learning-rate may help); {kept}",
             file=sys.stderr,
         )
         raise SystemExit(1)

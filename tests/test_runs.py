@@ -93,3 +93,12 @@ def test_same_seed_same_run(name):
     first, second, other_seed = run(1, "first"), run(1, "second"), run(2, "other")
     assert first == second
     assert first["charts/episodic_return"] != other_seed["charts/episodic_return"]
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_a_single_environment_runs_through_episode_ends(name):
+    # with one env, the step after each episode's end only resets: a step with no transition
+    algorithm = load_algorithm(name)
+    args = algorithm.Args(seed=1, **(SHORT_RUNS[name] | dict(num_envs=1, total_timesteps=600)))
+    summary = algorithm.train(args)
+    assert len(scalars(summary["run_dir"]).Scalars("charts/episodic_return")) > 1
