@@ -10,7 +10,7 @@ steps per second and peak memory. The plots (with matplotlib, an optional extra:
 `pip install -e ".[bench]"`) show, per environment, the median across seeds of that same running
 mean with the range between the lowest and highest seed shaded, once against environment steps
 and once against wall-clock seconds; where runs evaluated along the way, a third plot shows the
-value predicted for the first state beside the discounted return that followed.
+value predicted for the first state less the discounted return that followed.
 """
 
 import argparse
@@ -115,8 +115,9 @@ def plot(env_id: str, results: list[dict], threshold: float | None, out_dir: Pat
 
 
 def plot_values(env_id: str, results: list[dict], out_dir: Path, sweep: str) -> Path | None:
-    """Per algorithm, the median across seeds of the value predicted for the first state of the
-    evaluation episodes, max_a Q(s₀, a), and of the discounted return that actually followed."""
+    """Per algorithm, the overestimation along the run: the value predicted for the first state of
+    the evaluation episodes, max_a Q(s₀, a), less the discounted return that actually followed;
+    the median across seeds, with the range between the lowest and highest seed shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,18 +133,15 @@ def plot_values(env_id: str, results: list[dict], out_dir: Path, sweep: str) -> 
     for name, runs in sorted(rows.items(), key=lambda row: reading_order(row[0])):
         length = min(len(v) for v in runs)
         values = np.stack([v[:length] for v in runs])
-        steps = values[0, :, 0]
-        (line,) = ax.plot(steps, np.median(values[:, :, 1], axis=0), label=f"{name}: predicted max Q(s₀, a)")
-        ax.plot(
-            steps,
-            np.median(values[:, :, 2], axis=0),
-            "--",
-            color=line.get_color(),
-            label=f"{name}: discounted return obtained",
-        )
+        steps, gaps = values[0, :, 0], values[:, :, 1] - values[:, :, 2]
+        (line,) = ax.plot(steps, np.median(gaps, axis=0), label=f"{name} ({len(runs)} seeds)")
+        ax.fill_between(steps, gaps.min(axis=0), gaps.max(axis=0), alpha=0.2, color=line.get_color())
+    ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+    # early evaluations of an untrained policy miss by hundreds; later ones by tens
+    ax.set_yscale("symlog", linthresh=20)
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("value of the first state (median over seeds)")
-    ax.set_title(f"{env_id}: predicted and obtained values")
+    ax.set_ylabel("max Q(s₀, a) − discounted return obtained")
+    ax.set_title(f"{env_id}: overestimation (linear within ±20, logarithmic beyond)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = out_dir / f"{sweep}_{env_id}_values.png"
