@@ -40,6 +40,7 @@ Run:
     tensorboard --logdir runs
 """
 
+import functools
 import operator
 import os
 import pickle
@@ -137,12 +138,11 @@ def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_f
     and the *following* call to `step` ignores the action and returns the first observation of a
     new episode (reward 0, not done). The training loop must not store that reset step.
     """
-    # "sync": the copies step one after another in this process. For the one env DQN steps at a
-    # time this is faster than gymnasium's numpy-vectorised CartPole, whose checks on a batch of
-    # actions cost more than a CartPole step; the episodes are the same.
-    envs = gym.make_vec(
-        env_id, num_envs, vectorization_mode="sync", render_mode="rgb_array" if capture_video else None
-    )
+    # The copies step one after another in this process. For the one env DQN steps at a time this
+    # is faster than gymnasium's numpy-vectorised CartPole, whose checks on a batch of actions cost
+    # more than a CartPole step. A partial, unlike a closure, pickles into a checkpoint.
+    make_one = functools.partial(gym.make, env_id, render_mode="rgb_array" if capture_video else None)
+    envs = gym.vector.SyncVectorEnv([make_one] * num_envs)
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
     if capture_video:
         envs = gym.wrappers.vector.RecordVideo(envs, video_folder)
