@@ -169,10 +169,12 @@ def main():
             r = json.loads(line)
             if r["returncode"] == 0:
                 done.add((r["algorithm"], r["env_id"], r["seed"], r["settings"]))
+    # the seed outermost: the algorithms take turns, so that the machine's speed, which drifts over
+    # a sweep, weighs on all of them alike and their steps per second compare side by side
     jobs = []
-    for algorithm in opts.algorithms:
+    for seed in opts.seeds:
         for env_id in opts.envs:
-            for seed in opts.seeds:
+            for algorithm in opts.algorithms:
                 settings = HYPERPARAMETERS.get((algorithm, env_id), []) + extra
                 if (algorithm, env_id, seed, " ".join(settings)) not in done:
                     jobs.append((algorithm, env_id, seed, settings))
