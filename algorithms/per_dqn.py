@@ -232,9 +232,10 @@ class PrioritizedReplayBuffer:
         self.size = min(self.size + len(actions), self.buffer_size)
         # a new transition comes in at the largest priority so far, to be replayed soon; one per
         # environment, that is a few leaves at most
+        leaf = self.max_priority**self.alpha
         for i in idx:
-            update_leaf(self.sum_tree, i, self.max_priority**self.alpha, operator.add)
-            update_leaf(self.min_tree, i, self.max_priority**self.alpha, min)
+            update_leaf(self.sum_tree, i, leaf, operator.add)
+            update_leaf(self.min_tree, i, leaf, min)
 
     def sample(self, batch_size: int, beta: float):
         """Draw i with probability P(i) = p_i^α / Σ_k p_k^α, one draw in each of `batch_size` equal
