@@ -32,7 +32,8 @@ with them, so one learning rate would be too small early and too large late.
 Episodes: each iteration plays exactly one whole episode in each of the `num_envs`
 environments, all with the current policy, then updates; this keeps the method on-policy. An
 episode that *terminates* has G_T = r_T. An episode *truncated* by a time limit would have
-gone on, so with a baseline its last return bootstraps: G_T = r_T + γ V_φ(s_{T+1}).
+gone on, so with a baseline its last return bootstraps: G_T = r_T + γ V_φ(s_{T+1}). An episode
+that does both at once (the pole falls on the last step the time limit allows) terminated.
 
 Actions are sampled from π_θ while training; evaluation takes the most probable action.
 
@@ -177,6 +178,17 @@ class EpisodeBatch:
         self.ends = np.zeros((max_steps, num_envs), dtype=bool)
         self.last_obs = np.zeros((num_envs, obs_dim), dtype=np.float32)  # s_{T+1}, where the last step led
         self.truncated = np.zeros(num_envs, dtype=bool)
+
+    def add(self, t: int, obs, actions, rewards, alive, terminations, truncations, next_obs):
+        """Store step t of every episode; an episode still alive ends here if it terminated or was
+        truncated. One that did both (the pole falls on the time limit's last step) terminated:
+        its return is cut, not bootstrapped."""
+        ended = alive & (terminations | truncations)
+        self.obs[t], self.actions[t], self.rewards[t] = obs, actions, rewards
+        self.alive[t], self.ends[t] = alive, ended
+        self.last_obs[ended] = next_obs[ended]
+        self.truncated[ended] = truncations[ended] & ~terminations[ended]
+        return ended
 
     def returns(self, length: int, gamma: float, bootstrap: np.ndarray) -> np.ndarray:
         """G_t = r_t + γ G_{t+1}, backwards from each episode's end, where G_T = r_T + γ·bootstrap."""
@@ -396,13 +408,7 @@ def train(args: Args) -> dict:
             with torch.no_grad():
                 actions = policy(torch.as_tensor(obs, device=device)).sample().cpu().numpy()
             next_obs, rewards, terminations, truncations, infos = envs.step(actions)
-            ended = alive & (terminations | truncations)
-            batch.obs[t] = obs
-            batch.actions[t] = actions
-            batch.rewards[t] = rewards
-            batch.alive[t] = alive
-            batch.ends[t] = ended
-            batch.last_obs[ended], batch.truncated[ended] = next_obs[ended], truncations[ended]
+            ended = batch.add(t, obs, actions, rewards, alive, terminations, truncations, next_obs)
             global_step += int(alive.sum())
             alive &= ~ended
             obs = next_obs
