@@ -117,15 +117,21 @@ def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_f
     Next-step autoreset: the step on which an episode ends returns its true last observation,
     and the *following* call to `step` ignores the action and returns the first observation of a
     new episode (reward 0, not done). The training loop must not store that reset step.
+    With `capture_video`, the first copy records some of its episodes (the 1st, 2nd, 9th, 28th…,
+    gymnasium's default), and only those are rendered.
     """
     # The copies step one after another in this process. For the one env DQN steps at a time this
     # is faster than gymnasium's numpy-vectorised CartPole, whose checks on a batch of actions cost
     # more than a CartPole step. A partial, unlike a closure, pickles into a checkpoint.
-    make_one = functools.partial(gym.make, env_id, render_mode="rgb_array" if capture_video else None)
-    envs = gym.vector.SyncVectorEnv([make_one] * num_envs)
+    make_one = functools.partial(gym.make, env_id)
+
+    def make_recorded():
+        return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_folder)
+
+    envs = gym.vector.SyncVectorEnv(
+        [make_recorded if capture_video else make_one] + [make_one] * (num_envs - 1)
+    )
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
-    if capture_video:
-        envs = gym.wrappers.vector.RecordVideo(envs, video_folder)
     envs.action_space.seed(seed)
     return envs
 

@@ -43,6 +43,7 @@ Run:
     tensorboard --logdir runs
 """
 
+import functools
 import os
 import pickle
 import random
@@ -120,12 +121,22 @@ def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_f
     Next-step autoreset: the step on which an episode ends returns its true last observation,
     and the *following* call to `step` ignores the action and returns the first observation of a
     new episode (reward 0, not done). CartPole comes with a numpy implementation that steps all
-    its copies in one call, which `make_vec` picks when it exists.
+    its copies in one call, which `make_vec` picks when it exists. With `capture_video`, the
+    copies step one by one instead, and the first records some of its episodes (the 1st, 2nd,
+    9th, 28th…, gymnasium's default): rendering every copy would cost more than the training. Its
+    episodes then start from other states than without video.
     """
-    envs = gym.make_vec(env_id, num_envs, render_mode="rgb_array" if capture_video else None)
-    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+
+    def make_recorded():
+        return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_folder)
+
     if capture_video:
-        envs = gym.wrappers.vector.RecordVideo(envs, video_folder)
+        envs = gym.vector.SyncVectorEnv(
+            [make_recorded] + [functools.partial(gym.make, env_id)] * (num_envs - 1)
+        )
+    else:
+        envs = gym.make_vec(env_id, num_envs)
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
     envs.action_space.seed(seed)
     return envs
 
@@ -343,7 +354,7 @@ def train(args: Args) -> dict:
     baseline = Baseline(obs_dim, args.hidden_size).to(device)
     policy_optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate, fused=True)
     baseline_optimizer = torch.optim.Adam(baseline.parameters(), lr=args.value_learning_rate, fused=True)
-    batch = EpisodeBatch(envs.spec.max_episode_steps, args.num_envs, obs_dim)
+    batch = EpisodeBatch(gym.spec(args.env_id).max_episode_steps, args.num_envs, obs_dim)
 
     # ---- stopping and resuming ----
     def current_state() -> dict:
