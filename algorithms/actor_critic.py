@@ -14,11 +14,18 @@ transition as soon as it happens. For a transition (s, a, r, s') the TD error
 is the advantage of a over what V_φ expected from s: positive when a turned out better than
 expected. The actor (the policy π_θ) and the critic then take one gradient step each:
 
-    L(θ) = − mean [ δ · log π_θ(a|s) ] − β · mean [ H(π_θ(·|s)) ]     actor, δ a constant
+    δ̂    = δ / std(δ)                                                  δ in units of its spread
+    L(θ) = − mean [ δ̂ · log π_θ(a|s) ] − β · mean [ H(π_θ(·|s)) ]     actor, δ̂ a constant
     L(φ) =   mean [ (V_φ(s) − (r + γ (1 − terminated) V_φ(s')))² ]    critic, the target a constant
 
 H is the entropy of the policy: the bonus β·H keeps π_θ from collapsing onto one action before
-the critic can tell the actions apart. A *terminated* episode has no future: V(s') is replaced
+the critic can tell the actions apart. The std of δ is taken over the batch. Scaling δ keeps its
+sign and the ranking of the actions, and so the direction in which each log π_θ(a|s) moves; what
+it fixes is the size of the policy-gradient term. The TD errors grow with the values, from
+tenths while episodes are short to tens once V is near 100 and a pole falls, and unscaled they
+let the entropy bonus, of fixed size, matter early and not at all late, while their spikes
+jolt Adam's step sizes: on CartPole, 10 of 20 seeds collapsed onto one action and never came
+back; with δ̂, 19 of 20 solve (benchmarks/RESULTS.md). A *terminated* episode has no future: V(s') is replaced
 by 0. A *truncated* one would have gone on: the last transition still bootstraps through V(s').
 The γ^t factor of the textbook's pseudo-code is dropped, as in practice everywhere: it would
 weigh late steps of an episode almost to nothing.
@@ -78,7 +85,7 @@ class Args:
     """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
     env_id: str = "CartPole-v1"
     """the id of the environment (discrete actions)"""
-    total_timesteps: int = 250_000
+    total_timesteps: int = 500_000
     """total environment steps of the experiment, all environments counted"""
     num_envs: int = 64
     """the number of parallel game environments: the transitions in each update"""
@@ -405,8 +412,13 @@ def train(args: Args) -> dict:
             critic_loss.backward()
             critic_optimizer.step()
 
+            # δ̂ = δ / std(δ), a constant for the actor; a single transition has no spread, and is
+            # left as it is
+            delta_hat = delta.detach()
+            if len(delta_hat) > 1:
+                delta_hat = delta_hat / (delta_hat.std() + 1e-8)
             entropy = pi.entropy()[real].mean()
-            actor_loss = -(delta.detach() * pi.log_prob(actions)[real]).mean() - args.ent_coef * entropy
+            actor_loss = -(delta_hat * pi.log_prob(actions)[real]).mean() - args.ent_coef * entropy
             actor_optimizer.zero_grad()
             actor_loss.backward()
             actor_optimizer.step()
@@ -428,13 +440,15 @@ def train(args: Args) -> dict:
             print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
 
         # returns that reach the threshold in training must hold in a greedy evaluation too, on
-        # other episodes than the final evaluation's, which stays a fair test of the policy kept
+        # other episodes than the final evaluation's, which stays a fair test of the policy kept;
+        # in every one of its episodes, not on average: a policy that fails one start in ten passes
+        # an average and then fails the final evaluation as often as not
         if solved:
             check_returns = evaluate(actor, eval_envs, args.eval_episodes, check_seed, device)
-            solved = np.mean(check_returns) >= reward_threshold
+            solved = min(check_returns) >= reward_threshold
             if not solved:
                 print(
-                    f"step {global_step:>9,}  solved in training, not in a greedy check ({np.mean(check_returns):.1f})"
+                    f"step {global_step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
                 )
                 recent_returns.clear()  # the next check waits for 10 new episodes
         last_iteration = iteration == num_iterations or solved

@@ -19,7 +19,16 @@ state. An episode *truncated* by a time limit still bootstraps through max_a' Q_
 since the task would have gone on. The Huber loss is quadratic for |δ| ≤ 1 and linear beyond:
 one bad target moves θ by a bounded step, where a squared loss lets it dominate the batch.
 Exploration: ε decays linearly from `start_e` to `end_e` over the first `exploration_fraction`
-of the run, then stays there; with `end_e = 0` the late episodes show the greedy policy.
+of the run (4,000 steps by default), then stays there; with `end_e = 0` the late episodes show
+the greedy policy.
+
+A run stops once it is solved, so the budget of steps only bounds the slow runs, and it is set
+for them. On CartPole a run's returns often sit at 100–200 for tens of thousands of steps after ε
+reaches 0: the cart drifts off the track a hundred steps or so after the start, and the values
+learn of that failure only as fast as the target network lets them look further ahead. The TD
+target makes Q(s, a) at most one step longer-sighted each time θ⁻ catches up with θ, about every
+1/τ = 50 updates (200 steps), so seeing 100 steps ahead takes some 20,000 steps. 40,000 steps
+cut off 2 seeds in 20 on the way up; 100,000 leave room.
 
 Run:
     python algorithms/dqn.py --env-id CartPole-v1
@@ -69,7 +78,7 @@ class Args:
     """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
     env_id: str = "CartPole-v1"
     """the id of the environment (discrete actions)"""
-    total_timesteps: int = 40_000
+    total_timesteps: int = 100_000
     """total environment steps of the experiment, all environments counted"""
     num_envs: int = 1
     """the number of parallel game environments"""
@@ -103,7 +112,7 @@ class Args:
     """the starting epsilon for exploration"""
     end_e: float = 0.0
     """the ending epsilon for exploration"""
-    exploration_fraction: float = 0.1
+    exploration_fraction: float = 0.04
     """the fraction of `total_timesteps` it takes for epsilon to go from `start_e` to `end_e`"""
     learning_starts: int = 1_000
     """learning starts once the replay buffer holds more than this many transitions"""
@@ -488,15 +497,17 @@ def train(args: Args) -> dict:
             print(f"step {global_step:>9,}  return (last 10) {recent}  ε {epsilon:.2f}  SPS {sps:,}")
 
         # returns that reach the threshold in training must hold in a greedy evaluation too, on
-        # other episodes than the final evaluation's, which stays a fair test of the policy kept
+        # other episodes than the final evaluation's, which stays a fair test of the policy kept;
+        # in every one of its episodes, not on average: a policy that fails one start in ten passes
+        # an average and then fails the final evaluation as often as not
         if solved:
             check_returns = evaluate(
                 q_network, eval_envs, args.eval_episodes, check_seed, device, args.gamma
             )[0]
-            solved = np.mean(check_returns) >= reward_threshold
+            solved = min(check_returns) >= reward_threshold
             if not solved:
                 print(
-                    f"step {global_step:>9,}  solved in training, not in a greedy check ({np.mean(check_returns):.1f})"
+                    f"step {global_step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
                 )
                 recent_returns.clear()  # the next check waits for 10 new episodes
         last_iteration = iteration == num_iterations or solved

@@ -83,7 +83,7 @@ class Args:
     """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
     env_id: str = "CartPole-v1"
     """the id of the environment (discrete actions)"""
-    total_timesteps: int = 40_000
+    total_timesteps: int = 100_000
     """total environment steps of the experiment, all environments counted"""
     num_envs: int = 1
     """the number of parallel game environments"""
@@ -117,7 +117,7 @@ class Args:
     """the starting epsilon for exploration"""
     end_e: float = 0.0
     """the ending epsilon for exploration"""
-    exploration_fraction: float = 0.1
+    exploration_fraction: float = 0.04
     """the fraction of `total_timesteps` it takes for epsilon to go from `start_e` to `end_e`"""
     learning_starts: int = 1_000
     """learning starts once the replay buffer holds more than this many transitions"""
@@ -575,15 +575,17 @@ def train(args: Args) -> dict:
             print(f"step {global_step:>9,}  return (last 10) {recent}  ε {epsilon:.2f}  SPS {sps:,}")
 
         # returns that reach the threshold in training must hold in a greedy evaluation too, on
-        # other episodes than the final evaluation's, which stays a fair test of the policy kept
+        # other episodes than the final evaluation's, which stays a fair test of the policy kept;
+        # in every one of its episodes, not on average: a policy that fails one start in ten passes
+        # an average and then fails the final evaluation as often as not
         if solved:
             check_returns = evaluate(
                 q_network, eval_envs, args.eval_episodes, check_seed, device, args.gamma
             )[0]
-            solved = np.mean(check_returns) >= reward_threshold
+            solved = min(check_returns) >= reward_threshold
             if not solved:
                 print(
-                    f"step {global_step:>9,}  solved in training, not in a greedy check ({np.mean(check_returns):.1f})"
+                    f"step {global_step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
                 )
                 recent_returns.clear()  # the next check waits for 10 new episodes
         last_iteration = iteration == num_iterations or solved

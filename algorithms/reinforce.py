@@ -85,7 +85,7 @@ class Args:
     """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
     env_id: str = "CartPole-v1"
     """the id of the environment (discrete actions)"""
-    total_timesteps: int = 80_000
+    total_timesteps: int = 200_000
     """total environment steps of the experiment, all environments counted"""
     num_envs: int = 8
     """the number of parallel game environments: the episodes in each batch"""
@@ -475,13 +475,15 @@ def train(args: Args) -> dict:
             print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
 
         # returns that reach the threshold in training must hold in a greedy evaluation too, on
-        # other episodes than the final evaluation's, which stays a fair test of the policy kept
+        # other episodes than the final evaluation's, which stays a fair test of the policy kept;
+        # in every one of its episodes, not on average: a policy that fails one start in ten passes
+        # an average and then fails the final evaluation as often as not
         if solved:
             check_returns = evaluate(policy, eval_envs, args.eval_episodes, check_seed, device)
-            solved = np.mean(check_returns) >= reward_threshold
+            solved = min(check_returns) >= reward_threshold
             if not solved:
                 print(
-                    f"step {global_step:>9,}  solved in training, not in a greedy check ({np.mean(check_returns):.1f})"
+                    f"step {global_step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
                 )
                 recent_returns.clear()  # the next check waits for 10 new episodes
         last_batch = global_step >= args.total_timesteps or solved
