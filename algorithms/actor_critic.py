@@ -113,6 +113,15 @@ class Args:
     """the width of the two hidden layers of the actor and of the critic"""
 
 
+# The values each argument may take, as intervals; anything else is refused before the run starts.
+BOUNDS = {
+    "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
+    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
+    "learning_rate": "(0, inf)", "critic_learning_rate": "(0, inf)", "gamma": "[0, 1]", "ent_coef": "[0, inf)",
+    "hidden_size": "(0, inf)",
+}  # fmt: skip
+
+
 def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
     """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
 
@@ -201,13 +210,24 @@ def fail(message: str):
 
 def check_args(args: Args):
     """Refuse input this file cannot run, before anything is written."""
-    for name in ("learning_rate", "critic_learning_rate", "total_timesteps", "num_envs", "eval_episodes"):
-        if getattr(args, name) <= 0:
-            fail(f"--{name.replace('_', '-')} must be positive, not {getattr(args, name)}")
+    for name, interval in BOUNDS.items():
+        low, high = (float(end) for end in interval[1:-1].split(","))
+        value = getattr(args, name)
+        above = low < value if interval[0] == "(" else low <= value
+        below = value < high if interval[-1] == ")" else value <= high
+        if not (above and below):  # nan is neither
+            allowed = "positive" if interval == "(0, inf)" else f"in {interval}"
+            fail(f"--{name.replace('_', '-')} must be {allowed}, not {value}")
+    if args.total_timesteps < args.num_envs:
+        fail(
+            f"--total-timesteps {args.total_timesteps} is less than one step of the --num-envs {args.num_envs}"
+        )
+    if not args.exp_name or os.sep in args.exp_name:
+        fail(f"--exp-name {args.exp_name!r} must be a name, not a path: it names the run's files")
     try:
         env = gym.make(args.env_id)
-    except gym.error.Error as e:
-        fail(f"--env-id {args.env_id}: {e}")
+    except Exception as e:  # an unknown id, or an env whose own module fails to import
+        fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
     if not isinstance(env.action_space, gym.spaces.Discrete):
         fail(
             f"--env-id {args.env_id} has actions {env.action_space}; this file needs a discrete action space"
@@ -423,13 +443,14 @@ def train(args: Args) -> dict:
             actor_loss.backward()
             actor_optimizer.step()
 
+            if iteration % 100 == 0:
+                writer.add_scalar("losses/critic_loss", critic_loss.item(), global_step)
+                writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
+                writer.add_scalar("losses/entropy", entropy.item(), global_step)
         autoreset = dones
         obs = next_obs
 
         if iteration % 100 == 0:
-            writer.add_scalar("losses/critic_loss", critic_loss.item(), global_step)
-            writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
-            writer.add_scalar("losses/entropy", entropy.item(), global_step)
             sps = int((global_step - start_step) / (time.time() - start_time))
             writer.add_scalar("charts/SPS", sps, global_step)
 

@@ -131,6 +131,17 @@ class Args:
     """ε in p_i = |δ_i| + ε, so that no transition's probability falls to zero"""
 
 
+# The values each argument may take, as intervals; anything else is refused before the run starts.
+BOUNDS = {
+    "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
+    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
+    "learning_rate": "(0, inf)", "buffer_size": "(0, inf)", "gamma": "[0, 1]", "tau": "(0, 1]",
+    "batch_size": "(0, inf)", "hidden_size": "(0, inf)", "start_e": "[0, 1]", "end_e": "[0, 1]",
+    "exploration_fraction": "(0, 1]", "learning_starts": "[0, inf)", "train_frequency": "(0, inf)",
+    "alpha": "[0, 1]", "beta_start": "[0, 1]", "prior_eps": "(0, inf)",
+}  # fmt: skip
+
+
 def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
     """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
 
@@ -305,31 +316,39 @@ def fail(message: str):
 
 def check_args(args: Args):
     """Refuse input this file cannot run, before anything is written."""
-    for name in (
-        "learning_rate",
-        "total_timesteps",
-        "num_envs",
-        "eval_episodes",
-        "buffer_size",
-        "batch_size",
-        "train_frequency",
-        "exploration_fraction",
-        "tau",
-    ):
-        if getattr(args, name) <= 0:
-            fail(f"--{name.replace('_', '-')} must be positive, not {getattr(args, name)}")
+    for name, interval in BOUNDS.items():
+        low, high = (float(end) for end in interval[1:-1].split(","))
+        value = getattr(args, name)
+        above = low < value if interval[0] == "(" else low <= value
+        below = value < high if interval[-1] == ")" else value <= high
+        if not (above and below):  # nan is neither
+            allowed = "positive" if interval == "(0, inf)" else f"in {interval}"
+            fail(f"--{name.replace('_', '-')} must be {allowed}, not {value}")
+    if args.total_timesteps < args.num_envs:
+        fail(
+            f"--total-timesteps {args.total_timesteps} is less than one step of the --num-envs {args.num_envs}"
+        )
+    if not args.exp_name or os.sep in args.exp_name:
+        fail(f"--exp-name {args.exp_name!r} must be a name, not a path: it names the run's files")
     if args.batch_size > args.buffer_size:
         fail(f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}")
+    if args.buffer_size <= args.learning_starts:
+        fail(
+            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+            "learning starts once the buffer holds more than that"
+        )
     if args.learning_starts >= args.total_timesteps:
         fail(
             f"--learning-starts {args.learning_starts} leaves no step to learn in --total-timesteps {args.total_timesteps}"
         )
     try:
         env = gym.make(args.env_id)
-    except gym.error.Error as e:
-        fail(f"--env-id {args.env_id}: {e}")
+    except Exception as e:  # an unknown id, or an env whose own module fails to import
+        fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
     if not isinstance(env.action_space, gym.spaces.Discrete):
-        fail(f"--env-id {args.env_id} has actions {env.action_space}; DQN needs a discrete action space")
+        fail(
+            f"--env-id {args.env_id} has actions {env.action_space}; this file needs a discrete action space"
+        )
     if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
         fail(f"--env-id {args.env_id} has observations {env.observation_space}; this file needs flat vectors")
     env.close()

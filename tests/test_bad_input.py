@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 from conftest import ALGORITHMS_DIR, SHORT_RUNS, load_algorithm
 
@@ -19,15 +20,41 @@ CASES = [
     ({"total_timesteps": 0}, "--total-timesteps must be positive"),
     ({"num_envs": -2}, "--num-envs must be positive"),
     ({"resume": "no/such/checkpoint.pt"}, "--resume no/such/checkpoint.pt: no such file"),
+    # by range, not only by sign: each flag names its interval
+    ({"gamma": 1.5}, "--gamma must be in [0, 1], not 1.5"),
+    ({"gamma": float("nan")}, "--gamma must be in [0, 1], not nan"),
+    ({"hidden_size": 0}, "--hidden-size must be positive, not 0"),
+    ({"hidden_size": -1}, "--hidden-size must be positive, not -1"),
+    ({"seed": -1}, "--seed must be in [0, inf), not -1"),
+    ({"total_timesteps": 2, "num_envs": 3}, "--total-timesteps 2 is less than one step of the --num-envs 3"),
+    ({"exp_name": "my/exp", "save_model": True}, "--exp-name 'my/exp' must be a name, not a path"),
+    ({"env_id": "BrokenImport-v0"}, "--env-id BrokenImport-v0: ModuleNotFoundError: No module named"),
 ]
+# an env whose module fails to import, as phys2d/CartPole-v1 does without jax
+gym.register("BrokenImport-v0", entry_point="no_such_module_of_envs:Env")
 # and for the files with a replay buffer
 REPLAY_CASES = [
     ({"batch_size": 0}, "--batch-size must be positive"),
     ({"buffer_size": -5}, "--buffer-size must be positive"),
     ({"batch_size": 256, "buffer_size": 100}, "--batch-size 256 is larger than --buffer-size 100"),
     ({"learning_starts": 50_000, "total_timesteps": 40_000}, "--learning-starts 50000"),
+    (
+        {"buffer_size": 500, "learning_starts": 1_000},
+        "--buffer-size 500 must be larger than --learning-starts 1000",
+    ),
+    ({"tau": 2.0}, "--tau must be in (0, 1], not 2.0"),
+    ({"end_e": -0.1}, "--end-e must be in [0, 1], not -0.1"),
+    ({"exploration_fraction": 0.0}, "--exploration-fraction must be in (0, 1], not 0.0"),
 ]
 REPLAY_FILES = [name for name in SHORT_RUNS if name.endswith("dqn")]
+# and the bounds of each file's own arguments
+OWN_CASES = [
+    ("per_dqn", {"beta_start": 2.0}, "--beta-start must be in [0, 1], not 2.0"),
+    ("per_dqn", {"alpha": -0.5}, "--alpha must be in [0, 1], not -0.5"),
+    ("actor_critic", {"ent_coef": -1.0}, "--ent-coef must be in [0, inf), not -1.0"),
+    ("actor_critic", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
+    ("reinforce", {"value_learning_rate": -1.0}, "--value-learning-rate must be positive, not -1.0"),
+]
 
 
 def assert_refused(algorithm, capsys, message, **args):
@@ -49,6 +76,11 @@ def test_bad_argument(name, args, message, capsys):
 @pytest.mark.parametrize("name", REPLAY_FILES)
 @pytest.mark.parametrize(("args", "message"), REPLAY_CASES, ids=[message for _, message in REPLAY_CASES])
 def test_bad_replay_argument(name, args, message, capsys):
+    assert_refused(load_algorithm(name), capsys, message, **args)
+
+
+@pytest.mark.parametrize(("name", "args", "message"), OWN_CASES, ids=[message for *_, message in OWN_CASES])
+def test_bad_own_argument(name, args, message, capsys):
     assert_refused(load_algorithm(name), capsys, message, **args)
 
 
