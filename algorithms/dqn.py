@@ -396,6 +396,7 @@ def train(args: Args) -> dict:
             "autoreset": autoreset,
             # the buffer without its device, which is the resumed run's to choose
             "buffer": {k: v for k, v in vars(rb).items() if k != "device"} if args.save_buffer else None,
+            "recent_returns": list(recent_returns),  # the stop rule's window
             "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
         }
 
@@ -439,7 +440,7 @@ def train(args: Args) -> dict:
 
     # ---- the training loop ----
     start_time, start_step = time.time(), (start_iteration - 1) * args.num_envs
-    recent_returns = deque(maxlen=10)
+    recent_returns = deque(checkpoint["recent_returns"] if checkpoint else (), maxlen=10)
     # an env without a reward threshold is never solved
     reward_threshold = gym.spec(args.env_id).reward_threshold or float("inf")
     diverged = solved = False

@@ -129,21 +129,22 @@ def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_f
     Next-step autoreset: the step on which an episode ends returns its true last observation,
     and the *following* call to `step` ignores the action and returns the first observation of a
     new episode (reward 0, not done). CartPole comes with a numpy implementation that steps all
-    its copies in one call, which `make_vec` picks when it exists. With `capture_video`, the
-    copies step one by one instead, and the first records some of its episodes (the 1st, 2nd,
-    9th, 28th…, gymnasium's default): rendering every copy would cost more than the training. Its
-    episodes then start from other states than without video.
+    its copies in one call, used where there is one. Otherwise, and with `capture_video`, the
+    copies step one by one, and with `capture_video` the first records some of its episodes (the
+    1st, 2nd, 9th, 28th…, gymnasium's default): rendering every copy would cost more than the
+    training. A CartPole run with video therefore starts its episodes from other states.
     """
-
-    def make_recorded():
-        return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_folder)
-
-    if capture_video:
-        envs = gym.vector.SyncVectorEnv(
-            [make_recorded] + [functools.partial(gym.make, env_id)] * (num_envs - 1)
-        )
-    else:
+    if gym.spec(env_id).vector_entry_point and not capture_video:
         envs = gym.make_vec(env_id, num_envs)
+    else:
+        make_one = functools.partial(gym.make, env_id)  # unlike make_vec's closure, it pickles
+
+        def make_recorded():
+            return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_folder)
+
+        envs = gym.vector.SyncVectorEnv(
+            [make_recorded if capture_video else make_one] + [make_one] * (num_envs - 1)
+        )
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
     envs.action_space.seed(seed)
     return envs
@@ -389,6 +390,7 @@ def train(args: Args) -> dict:
             "baseline_optimizer": baseline_optimizer.state_dict(),
             "envs": env_state(envs),
             "obs": obs,
+            "recent_returns": list(recent_returns),  # the stop rule's window
             "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
         }
 
@@ -424,7 +426,7 @@ def train(args: Args) -> dict:
 
     # ---- the training loop ----
     start_time, start_step = time.time(), global_step
-    recent_returns = deque(maxlen=10)
+    recent_returns = deque(checkpoint["recent_returns"] if checkpoint else (), maxlen=10)
     # an env without a reward threshold is never solved
     reward_threshold = gym.spec(args.env_id).reward_threshold or float("inf")
     diverged = solved = False

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ACTING_NETWORK, ALGORITHMS_DIR, SHORT_RUNS, load_algorithm
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 # Runs long enough to be stopped in the middle of learning, and the step after which to stop them.
@@ -124,3 +125,61 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(name, 
     for key, value in checkpoint.items():
         if isinstance(value, dict) and all(isinstance(v, torch.Tensor) for v in value.values()):
             assert all(torch.isfinite(v).all() for v in value.values()), key
+
+
+class StopsTheRunAtStep(CartPoleEnv):
+    """CartPole whose copies, all together, send SIGTERM to this process on their `stop_at`-th step:
+    a run cut wherever a test wants it, as Ctrl-C would cut it."""
+
+    steps, stop_at = 0, None
+
+    def step(self, action):
+        StopsTheRunAtStep.steps += 1
+        if StopsTheRunAtStep.steps == StopsTheRunAtStep.stop_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().step(action)
+
+
+# a threshold that short runs reach: the stop rule's state matters when a run is cut near it
+gym.register("CartPole150-v0", entry_point=StopsTheRunAtStep, max_episode_steps=500, reward_threshold=150)
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_a_run_cut_just_before_it_is_solved_resumes_to_the_same_end(name):
+    algorithm = load_algorithm(name)
+    settings = dict(env_id="CartPole150-v0", seed=1, save_model=True)
+    if name.endswith("dqn"):
+        settings |= dict(save_buffer=True)
+
+    StopsTheRunAtStep.stop_at = None
+    full = algorithm.train(algorithm.Args(exp_name="full", **settings))
+    full_events = EventAccumulator(full["run_dir"], size_guidance={"scalars": 0})
+    full_events.Reload()
+    solved_at = full_events.Scalars("eval/episodic_return")[-1].step
+
+    StopsTheRunAtStep.steps, StopsTheRunAtStep.stop_at = 0, int(0.85 * solved_at)
+    with pytest.raises(SystemExit) as stopped:
+        algorithm.train(algorithm.Args(exp_name="cut", **settings))
+    assert stopped.value.code == 128 + signal.SIGTERM
+    checkpoint_path = glob.glob("runs/*__cut__1__*/cut.pt")[0]
+    resumed = algorithm.train(algorithm.Args(exp_name="cut", resume=checkpoint_path, **settings))
+
+    assert resumed["eval_returns"] == full["eval_returns"]
+    full_returns, full_weights = run_record(name, "full")
+    cut_returns, cut_weights = run_record(name, "cut")
+    assert cut_returns == full_returns  # the same episodes, ending at the same step
+    for key in full_weights:
+        assert torch.equal(full_weights[key], cut_weights[key]), key
+
+
+def test_actor_critic_resumes_onto_a_step_where_every_env_only_resets():
+    algorithm = load_algorithm("actor_critic")
+    settings = dict(seed=1, num_envs=1, save_model=True, stop_when_solved=False)
+    summary = algorithm.train(algorithm.Args(total_timesteps=300, **settings))
+    checkpoint = torch.load(summary["model_path"], weights_only=False)
+    # the first step after the resume is number 100, one that logs, and the env only resets in it:
+    # no update has been made in this process when the losses would be logged
+    checkpoint["iteration"], checkpoint["autoreset"] = 99, torch.ones(1, dtype=torch.bool)
+    torch.save(checkpoint, summary["model_path"])
+    resumed = algorithm.train(algorithm.Args(total_timesteps=400, resume=summary["model_path"], **settings))
+    assert len(resumed["eval_returns"]) == 10
