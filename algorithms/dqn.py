@@ -282,6 +282,14 @@ def check_args(args: Args):
         fail("--track needs wandb, which is not installed (pip install wandb)")
 
 
+# What a resumed run may take from the command line: a longer budget, and what does not change how it
+# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
+MAY_CHANGE_ON_RESUME = (
+    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
+    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
+)  # fmt: skip
+
+
 def load_checkpoint(path: str, args: Args) -> dict:
     """Read the checkpoint to resume from, refusing one that cannot continue this run."""
     if not os.path.isfile(path):
@@ -297,11 +305,19 @@ def load_checkpoint(path: str, args: Args) -> dict:
         fail(
             f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
         )
-    for name in ("env_id", "hidden_size", "num_envs"):
-        if saved[name] != getattr(args, name):
+    for name, value in saved.items():
+        if name not in MAY_CHANGE_ON_RESUME and getattr(args, name, value) != value:
             fail(
-                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {saved[name]}, not {getattr(args, name)}"
+                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {value}, not {getattr(args, name)}; "
+                "a resumed run keeps its arguments (README, Stopping and resuming)"
             )
+    changed = [
+        f"--{name.replace('_', '-')} {getattr(args, name)} (was {value})"
+        for name, value in saved.items()
+        if name != "resume" and getattr(args, name, value) != value
+    ]
+    if changed:
+        print(f"resuming with the checkpoint's arguments, and from the command line: {', '.join(changed)}")
     return checkpoint
 
 
@@ -445,7 +461,9 @@ def train(args: Args) -> dict:
     reward_threshold = gym.spec(args.env_id).reward_threshold or float("inf")
     diverged = solved = False
     num_iterations = args.total_timesteps // args.num_envs
-    exploration_steps = args.exploration_fraction * args.total_timesteps
+    # the schedules keep the length the run was started with, also when a resumed run goes on longer
+    planned_steps = checkpoint["args"]["total_timesteps"] if checkpoint else args.total_timesteps
+    exploration_steps = args.exploration_fraction * planned_steps
     for iteration in range(start_iteration, num_iterations + 1):
         global_step = iteration * args.num_envs
 

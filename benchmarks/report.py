@@ -2,11 +2,14 @@
 
     python benchmarks/report.py [results.jsonl ...] [--out benchmarks/RESULTS.md]
 
-One section per results file (a sweep: one command, one machine). In it, per environment, one
-row per algorithm (and hyper-parameter set): seeds solved out of seeds run, median and range of
-the environment steps and of the seconds from launch until the mean of the last 10 training
-returns reached the threshold, the final greedy evaluation (mean ± std of the per-seed means),
-steps per second and peak memory. The plots (with matplotlib, an optional extra:
+One section per results file (a sweep: one command, one machine), opened by the hand-written
+notes of `<sweep>.md` beside it where there are any. In it, per environment, one row per
+algorithm (and hyper-parameter set): seeds solved out of seeds run (the last 10 training returns
+reached the threshold and the final greedy evaluation averages at least as much), median and
+range of the environment steps and of the seconds from launch until the mean of the last 10
+training returns reached the threshold, the median seconds over every seed with the unsolved
+ranked last, the final greedy evaluation (mean ± std of the per-seed means), steps per second
+and peak memory. The plots (with matplotlib, an optional extra:
 `pip install -e ".[bench]"`) show, per environment, the median across seeds of that same running
 mean with the range between the lowest and highest seed shaded, once against environment steps
 and once against wall-clock seconds; where runs evaluated along the way, a third plot shows the
@@ -37,23 +40,39 @@ def median_range(values, fmt="{:,.0f}"):
     return f"{fmt.format(np.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
-def table(results: list[dict]) -> list[str]:
+def solved(r: dict, threshold: float | None) -> bool:
+    """The project's definition: the last 10 training returns reached the threshold, and the final
+    greedy evaluation averages at least the threshold too."""
+    return r["returncode"] == 0 and r["solved_step"] is not None and r["eval_mean"] >= threshold
+
+
+def median_over_all(runs: list[dict], threshold: float | None) -> str:
+    """The median seconds to solve over every seed, the unsolved ones ranked last: 'never' when
+    half of the seeds or more did not solve."""
+    seconds = sorted(r["solved_seconds"] if solved(r, threshold) else np.inf for r in runs)
+    median = np.median(seconds)
+    return "never" if np.isinf(median) else f"{median:.1f}"
+
+
+def table(results: list[dict], threshold: float | None) -> list[str]:
     lines = [
-        "| algorithm | solved | steps to threshold | seconds to threshold | final greedy eval | SPS | peak MiB |",
-        "|---|---|---|---|---|---|---|",
+        "| algorithm | solved | steps to threshold | seconds to threshold | median s, all seeds "
+        "| final greedy eval | SPS | peak MiB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     rows = defaultdict(list)
     for r in results:
         rows[(r["algorithm"], r["settings"])].append(r)
     for (algorithm, args), runs in sorted(rows.items(), key=lambda row: reading_order(row[0][0])):
         ok = [r for r in runs if r["returncode"] == 0]
-        solved = [r for r in ok if r["solved_step"] is not None]
+        done = [r for r in ok if solved(r, threshold)]
         evals = [r["eval_mean"] for r in ok]
         name = f"{algorithm} `{args}`" if args else algorithm
         lines.append(
-            f"| {name} | {len(solved)}/{len(runs)} "
-            f"| {median_range([r['solved_step'] for r in solved])} "
-            f"| {median_range([r['solved_seconds'] for r in solved], '{:.1f}')} "
+            f"| {name} | {len(done)}/{len(runs)} "
+            f"| {median_range([r['solved_step'] for r in done])} "
+            f"| {median_range([r['solved_seconds'] for r in done], '{:.1f}')} "
+            f"| {median_over_all(runs, threshold)} "
             f"| {np.mean(evals):.1f} ± {np.std(evals):.1f} "
             f"| {np.median([r['sps'] for r in ok]):,.0f} "
             f"| {np.median([r['peak_memory_mb'] for r in ok]):,.0f} |"
@@ -184,6 +203,9 @@ def main():
             "```",
         ]
         lines += sorted({r["command"] for r in results}) + ["```", ""]
+        notes = Path(path).with_suffix(".md")  # what was learned from the sweep, written by hand
+        if notes.exists():
+            lines += [notes.read_text().strip(), ""]
         for machine in sorted({json.dumps(r["machine"], sort_keys=True) for r in results}):
             m = json.loads(machine)
             lines.append(
@@ -199,11 +221,13 @@ def main():
                 "",
                 f"## {env_id}",
                 "",
-                f"Threshold: mean of the last 10 training returns ≥ {threshold}. Steps and seconds to it: "
-                "median (range) over the seeds that reached it. Final greedy eval: mean ± std over seeds.",
+                f"Solved: the mean of the last 10 training returns reached {threshold} and the final greedy "
+                "evaluation (10 episodes) averages at least as much. Steps and seconds to the threshold: "
+                "median (range) over the solved seeds; *median s, all seeds*: over every seed, the "
+                "unsolved ranked last. Final greedy eval: mean ± std over seeds.",
                 "",
             ]
-            lines += table(env_results)
+            lines += table(env_results, threshold)
             if plots:
                 figures = plot(env_id, env_results, threshold, plots, sweep)
                 figures.append(plot_values(env_id, env_results, plots, sweep))

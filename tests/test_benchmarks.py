@@ -7,6 +7,7 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import report  # noqa: E402
 import run  # noqa: E402
 
 
@@ -38,3 +39,24 @@ def test_read_run_reports_a_run_that_never_gets_there(tmp_path):
     writer.close()
     result = run.read_run(str(tmp_path), launch=0.0, threshold=475)
     assert result["solved_step"] is None and result["solved_seconds"] is None
+
+
+def test_a_run_is_solved_only_if_its_final_greedy_evaluation_holds_too():
+    def run_result(seconds, eval_mean):
+        return {
+            "returncode": 0,
+            "solved_step": None if seconds is None else 1,
+            "solved_seconds": seconds,
+            "eval_mean": eval_mean,
+        }
+
+    runs = [
+        run_result(10.0, 500.0),
+        run_result(20.0, 420.0),
+        run_result(None, 500.0),
+        run_result(30.0, 480.0),
+    ]
+    assert [report.solved(r, 475) for r in runs] == [True, False, False, True]
+    # over all four seeds, the two unsolved ranked last: the median lies between 30 and never
+    assert report.median_over_all(runs, 475) == "never"
+    assert report.median_over_all(runs[:1] + runs[3:] + runs[1:2], 475) == "30.0"

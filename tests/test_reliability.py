@@ -183,3 +183,28 @@ def test_actor_critic_resumes_onto_a_step_where_every_env_only_resets():
     torch.save(checkpoint, summary["model_path"])
     resumed = algorithm.train(algorithm.Args(total_timesteps=400, resume=summary["model_path"], **settings))
     assert len(resumed["eval_returns"]) == 10
+
+
+def test_a_resumed_run_keeps_its_arguments_and_schedules(capsys):
+    algorithm = load_algorithm("dqn")
+    # ε falls from 1 to 0 over the first half of the 2,000 steps the run is started with
+    settings = dict(
+        seed=1, learning_starts=500, exploration_fraction=0.5, save_model=True, stop_when_solved=False
+    )
+    first = algorithm.train(algorithm.Args(total_timesteps=2_000, **settings))
+    capsys.readouterr()
+
+    with pytest.raises(SystemExit) as refused:
+        algorithm.train(
+            algorithm.Args(total_timesteps=8_000, learning_rate=1e-4, resume=first["model_path"], **settings)
+        )
+    assert refused.value.code == 2
+    assert "the checkpoint has --learning-rate 0.002, not 0.0001" in capsys.readouterr().err
+
+    # a longer budget goes on where the run was: ε stays at 0, not back on a decay over 4,000 steps
+    algorithm.train(algorithm.Args(total_timesteps=8_000, resume=first["model_path"], **settings))
+    assert "from the command line: --total-timesteps 8000 (was 2000)" in capsys.readouterr().out
+    events = EventAccumulator(first["run_dir"], size_guidance={"scalars": 0})
+    events.Reload()
+    after = [e.value for e in events.Scalars("charts/epsilon") if e.step > 2_000]
+    assert after and all(epsilon == 0.0 for epsilon in after)
