@@ -19,16 +19,7 @@ state. An episode *truncated* by a time limit still bootstraps through max_a' Q_
 since the task would have gone on. The Huber loss is quadratic for |δ| ≤ 1 and linear beyond:
 one bad target moves θ by a bounded step, where a squared loss lets it dominate the batch.
 Exploration: ε decays linearly from `start_e` to `end_e` over the first `exploration_fraction`
-of the run (4,000 steps by default), then stays there; with `end_e = 0` the late episodes show
-the greedy policy.
-
-A run stops once it is solved, so the budget of steps only bounds the slow runs, and it is set
-for them. On CartPole a run's returns often sit at 100–200 for tens of thousands of steps after ε
-reaches 0: the cart drifts off the track a hundred steps or so after the start, and the values
-learn of that failure only as fast as the target network lets them look further ahead. The TD
-target makes Q(s, a) at most one step longer-sighted each time θ⁻ catches up with θ, about every
-1/τ = 50 updates (200 steps), so seeing 100 steps ahead takes some 20,000 steps. 40,000 steps
-cut off 2 seeds in 20 on the way up; 100,000 leave room.
+of the run, then stays there; with `end_e = 0` the late episodes show the greedy policy.
 
 Run:
     python algorithms/dqn.py --env-id CartPole-v1
@@ -78,6 +69,11 @@ class Args:
     """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
     env_id: str = "CartPole-v1"
     """the id of the environment (discrete actions)"""
+    # A run stops once solved, so the budget is set for the slow runs. On CartPole a run's returns
+    # can sit at 100-200 for tens of thousands of steps after ε reaches 0: the cart drifts off the
+    # track some hundred steps after the start, and Q learns of that failure only as fast as the
+    # target network lets it look ahead, about one step further every 1/τ updates (200 steps).
+    # With 40,000, 16 of the family's 80 runs on seeds 1-20 had not solved; with 100,000, 79 have.
     total_timesteps: int = 100_000
     """total environment steps of the experiment, all environments counted"""
     num_envs: int = 1
@@ -112,7 +108,7 @@ class Args:
     """the starting epsilon for exploration"""
     end_e: float = 0.0
     """the ending epsilon for exploration"""
-    exploration_fraction: float = 0.04
+    exploration_fraction: float = 0.04  # 4,000 steps of the default budget
     """the fraction of `total_timesteps` it takes for epsilon to go from `start_e` to `end_e`"""
     learning_starts: int = 1_000
     """learning starts once the replay buffer holds more than this many transitions"""
