@@ -492,6 +492,7 @@ def train(args: Args) -> dict:
             # the buffer without its device, which is the resumed run's to choose
             "buffer": {k: v for k, v in vars(rb).items() if k != "device"} if args.save_buffer else None,
             "recent_returns": list(recent_returns),  # the stop rule's window
+            "planned_steps": planned_steps,
             "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
         }
 
@@ -541,7 +542,7 @@ def train(args: Args) -> dict:
     diverged = solved = False
     num_iterations = args.total_timesteps // args.num_envs
     # the schedules keep the length the run was started with, also when a resumed run goes on longer
-    planned_steps = checkpoint["args"]["total_timesteps"] if checkpoint else args.total_timesteps
+    planned_steps = checkpoint["planned_steps"] if checkpoint else args.total_timesteps
     exploration_steps = args.exploration_fraction * planned_steps
     for iteration in range(start_iteration, num_iterations + 1):
         global_step = iteration * args.num_envs
