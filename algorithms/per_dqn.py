@@ -16,8 +16,9 @@ sampling weights undo the bias:
     w_i  = (N · P(i))^−β / max_k w_k                          N transitions stored
     L(θ) = mean over the batch of w_i · Huber(δ_i)            the loss
 
-β grows linearly from `beta_start` to 1 over the run: the bias matters most at the end, when
-the values converge, while early on the faster learning is worth it. Dividing by max_k w_k only
+β grows linearly from `beta_start` to 1 over the run's budget (the one it was started with, should a
+resumed run go on longer), then stays at 1: the bias matters most at the end, when the values
+converge, while early on the faster learning is worth it. Dividing by max_k w_k only
 ever scales the loss down, for stability. The TD target, the target network and exploration
 are DQN's (see dqn.py).
 
