@@ -44,22 +44,14 @@ Run:
 import functools
 import operator
 import os
-import pickle
 import random
-import signal
-import sys
-import time
-from collections import deque
 from dataclasses import dataclass
-from importlib.util import find_spec
 
 import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import tyro
-from torch.utils.tensorboard import SummaryWriter
 
 
 @dataclass
@@ -148,6 +140,24 @@ BOUNDS = {
 }  # fmt: skip
 
 
+def unmet_requirement(args: Args, env: gym.Env) -> str | None:
+    """What this file cannot run besides BOUNDS, as the line that says why; None when it can."""
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        return f"--env-id {args.env_id} has actions {env.action_space}, not a discrete action space"
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        return f"--env-id {args.env_id} has observations {env.observation_space}, not flat vectors"
+    if args.batch_size > args.buffer_size:
+        return f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}"
+    if args.buffer_size <= args.learning_starts:
+        return (
+            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+            "learning starts once the buffer holds more than that"
+        )
+    if args.learning_starts >= args.total_timesteps:
+        return f"--learning-starts {args.learning_starts} leaves no step to learn in --total-timesteps {args.total_timesteps}"
+    return None
+
+
 def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
     """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
 
@@ -165,9 +175,8 @@ def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_f
     def make_recorded():
         return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_folder)
 
-    envs = gym.vector.SyncVectorEnv(
-        [make_recorded if capture_video else make_one] + [make_one] * (num_envs - 1)
-    )
+    first = make_recorded if capture_video else make_one
+    envs = gym.vector.SyncVectorEnv([first] + [make_one] * (num_envs - 1))
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
     envs.action_space.seed(seed)
     return envs
@@ -310,8 +319,121 @@ def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: t
     return returns, predicted, discounted
 
 
-# ---- plumbing, the same in every file: refusing bad input, writing and reading checkpoints ----
+def train(args: Args) -> dict:
+    run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
+    device = run.device
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
+
+    # ---- networks, optimizer, replay buffer ----
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    n_actions = int(envs.single_action_space.n)
+    q_network = QNetwork(obs_dim, n_actions, args.hidden_size).to(device)
+    target_network = QNetwork(obs_dim, n_actions, args.hidden_size).to(device)
+    target_network.load_state_dict(q_network.state_dict())
+    param_pairs = list(zip(target_network.parameters(), q_network.parameters()))  # (θ⁻, θ) for Polyak
+    optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate, fused=True)
+    rb = PrioritizedReplayBuffer(args.buffer_size, obs_dim, device, args.seed, args.alpha, args.prior_eps)
+    # what a checkpoint holds (the buffer with --save-buffer only), and a resumed run takes back
+    learner = {"q_network": q_network, "target_network": target_network, "optimizer": optimizer, "buffer": rb}
+
+    # ---- the training loop ----
+    obs, _ = envs.reset(seed=args.seed)
+    autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
+    envs, obs, autoreset = run.resume(learner, (envs, obs, autoreset))  # as the checkpoint left them
+    num_iterations = args.total_timesteps // args.num_envs
+    exploration_steps = args.exploration_fraction * run.planned_steps  # of the budget the run began with
+    for iteration in range(run.step // args.num_envs + 1, num_iterations + 1):
+        global_step = iteration * args.num_envs
+
+        # ε-greedy, ε falling linearly from start_e to end_e over the first exploration_steps
+        epsilon = args.start_e + (args.end_e - args.start_e) * min(1.0, global_step / exploration_steps)
+        if random.random() < epsilon:
+            actions = envs.action_space.sample()
+        else:
+            with torch.no_grad():
+                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+
+        # a step that only reset its env joins two episodes: it is no transition, so keep it out
+        keep = ~autoreset
+        rb.add(obs[keep], next_obs[keep], actions[keep], rewards[keep], terminations[keep])
+        autoreset = terminations | truncations
+        obs = next_obs
+        run.log_episodes(global_step, infos)
+
+        # ---- learning ----
+        if rb.size > args.learning_starts and iteration % args.train_frequency == 0:
+            beta = min(1.0, args.beta_start + (1 - args.beta_start) * global_step / run.planned_steps)
+            b_obs, b_actions, b_rewards, b_next_obs, b_terminations, b_weights, b_idx = rb.sample(
+                args.batch_size, beta
+            )
+            with torch.no_grad():
+                next_q = target_network(b_next_obs).max(dim=1).values
+                td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
+            q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
+            loss = (b_weights * F.smooth_l1_loss(q_taken, td_target, reduction="none")).mean()
+            if not torch.isfinite(loss):  # Q-values that overflow make the loss inf or nan
+                run.diverged = f"the TD loss is {loss.item()} at step {global_step:,}"
+                break
+
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            rb.update_priorities(b_idx, (q_taken - td_target).detach().cpu().numpy())
+
+            # θ⁻ ← τ θ + (1 − τ) θ⁻
+            with torch.no_grad():
+                for target_param, param in param_pairs:
+                    target_param.lerp_(param, args.tau)
+
+            if iteration % 100 == 0:
+                losses = {"losses/td_loss": loss.item(), "losses/q_values": q_taken.mean().item()}
+                run.log(global_step, losses | {"charts/epsilon": epsilon, "charts/beta": beta})
+
+        # ---- report, evaluate, checkpoint ----
+        run.progress(global_step, f"ε {epsilon:.2f}  ")
+        if run.solved_in_training:  # then solved if every episode of a greedy check is too
+            check = evaluate(q_network, eval_envs, args.eval_episodes, run.check_seed, device, args.gamma)
+            run.check(check[0], global_step)
+        last_iteration = iteration == num_iterations or run.solved
+        if last_iteration or run.due(args.eval_frequency, global_step):
+            eval_returns, predicted, discounted = evaluate(
+                q_network, eval_envs, args.eval_episodes, run.eval_seed, device, args.gamma
+            )
+            values = {
+                "eval/predicted_value": np.mean(predicted),
+                "eval/discounted_return": np.mean(discounted),
+            }
+            run.log_evaluation(global_step, eval_returns, values)
+        if run.end_step(global_step, last_iteration, learner, (envs, obs, autoreset)):
+            break  # the last step, or the first after Ctrl-C or SIGTERM
+    return run.finish(envs, eval_envs)
+
+
+# ---- plumbing: the same text in every algorithm file, checked by tests/test_plumbing.py ----
+# Bad input, seeding and the device, the run directory and its writer, checkpoints and resuming,
+# signals, the progress line and the stop rule. What differs between the files comes from above:
+# BOUNDS and unmet_requirement() say what to refuse, train() what a checkpoint holds.
+import pickle
+import signal
+import sys
+import time
+from collections import deque
+from importlib.util import find_spec
+
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
 ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+# What a resumed run may take from the command line: a longer budget, and what does not change how it
+# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
+MAY_CHANGE_ON_RESUME = (
+    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
+    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
+)  # fmt: skip
 
 
 def fail(message: str):
@@ -320,7 +442,7 @@ def fail(message: str):
     raise SystemExit(2)
 
 
-def check_args(args: Args):
+def check_args(args):
     """Refuse input this file cannot run, before anything is written."""
     for name, interval in BOUNDS.items():
         low, high = (float(end) for end in interval[1:-1].split(","))
@@ -336,41 +458,19 @@ def check_args(args: Args):
         )
     if not args.exp_name or os.sep in args.exp_name:
         fail(f"--exp-name {args.exp_name!r} must be a name, not a path: it names the run's files")
-    if args.batch_size > args.buffer_size:
-        fail(f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}")
-    if args.buffer_size <= args.learning_starts:
-        fail(
-            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
-            "learning starts once the buffer holds more than that"
-        )
-    if args.learning_starts >= args.total_timesteps:
-        fail(
-            f"--learning-starts {args.learning_starts} leaves no step to learn in --total-timesteps {args.total_timesteps}"
-        )
     try:
         env = gym.make(args.env_id)
     except Exception as e:  # an unknown id, or an env whose own module fails to import
         fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
-    if not isinstance(env.action_space, gym.spaces.Discrete):
-        fail(
-            f"--env-id {args.env_id} has actions {env.action_space}; this file needs a discrete action space"
-        )
-    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
-        fail(f"--env-id {args.env_id} has observations {env.observation_space}; this file needs flat vectors")
+    message = unmet_requirement(args, env)
     env.close()
+    if message:
+        fail(message)
     if args.track and find_spec("wandb") is None:
         fail("--track needs wandb, which is not installed (pip install wandb)")
 
 
-# What a resumed run may take from the command line: a longer budget, and what does not change how it
-# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
-MAY_CHANGE_ON_RESUME = (
-    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
-    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
-)  # fmt: skip
-
-
-def load_checkpoint(path: str, args: Args) -> dict:
+def load_checkpoint(path: str, args) -> dict:
     """Read the checkpoint to resume from, refusing one that cannot continue this run."""
     if not os.path.isfile(path):
         fail(f"--resume {path}: no such file")
@@ -381,7 +481,7 @@ def load_checkpoint(path: str, args: Args) -> dict:
         fail(f"--resume {path}: not a readable checkpoint ({type(e).__name__})")
     if checkpoint.get("algorithm") != ALGORITHM:
         fail(f"--resume {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
-    if checkpoint["iteration"] * args.num_envs >= args.total_timesteps:
+    if checkpoint["global_step"] >= args.total_timesteps:
         fail(
             f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
         )
@@ -408,284 +508,241 @@ def save_checkpoint(path: str, checkpoint: dict):
     os.replace(path + ".tmp", path)
 
 
-def env_state(envs) -> bytes | None:
-    """The vector env pickled in the middle of its episodes, so that a resumed run plays them on;
-    None where an env cannot be pickled (a Box2D world, an env rendering video)."""
+def env_state(where: tuple) -> bytes | None:
+    """The envs pickled in the middle of their episodes, with the loop's variables that go with them,
+    so that a resumed run plays them on; None where an env cannot be pickled (a Box2D world, an env
+    rendering video)."""
     try:
-        return pickle.dumps(envs)
+        return pickle.dumps(where)
     except Exception:  # pickling fails with whatever the unpicklable part raises
         return None
 
 
-def train(args: Args) -> dict:
-    check_args(args)
-    checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+def state_of(part, args):
+    """What a checkpoint keeps of a part of the learner: a network's or an optimizer's state_dict; a
+    buffer's arrays and counters (not its device, the resumed run's to choose), with --save-buffer only."""
+    if hasattr(part, "state_dict"):
+        return part.state_dict()
+    if getattr(args, "save_buffer", False):
+        return {name: value for name, value in vars(part).items() if name != "device"}
+    return None
 
-    # ---- seeding, device, logging ----
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    # a small network's operations are too short to share between threads: the hand-off costs
-    # more than it saves, and idle threads spin against other processes on a shared machine
-    torch.set_num_threads(1)
-    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
-    if args.cuda and device.type == "cpu":
-        print("notice: --cuda given but no GPU is available; training on the CPU")
-    run_name = (
-        checkpoint["run_name"]
-        if checkpoint
-        else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    )
-    model_path = f"runs/{run_name}/{args.exp_name}.pt"
-    if args.track:
-        import wandb  # imported only here, so that wandb is needed only with --track
 
-        wandb.init(
-            project=args.wandb_project_name,
-            entity=args.wandb_entity,
-            sync_tensorboard=True,
-            config=vars(args),
-            name=run_name,
-            save_code=True,
-            resume="allow",
+class Run:
+    """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input,
+    seeds every generator, picks the device and opens the run directory, after reading the checkpoint
+    of --resume; in the loop it logs, prints the progress, keeps the stop rule, says when an evaluation
+    or a checkpoint is due and writes checkpoints; `finish` closes everything and ends the run as it
+    ended: solved or out of budget, diverged, or stopped by a signal."""
+
+    def __init__(self, args):
+        check_args(args)
+        self.args = args
+        self.checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        torch.backends.cudnn.deterministic = args.torch_deterministic
+        # a small network's operations are too short to share between threads: the hand-off costs
+        # more than it saves, and idle threads spin against other processes on a shared machine
+        torch.set_num_threads(1)
+        self.device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+        if args.cuda and self.device.type == "cpu":
+            print("notice: --cuda given but no GPU is available; training on the CPU")
+        resuming = self.checkpoint is not None
+        self.name = (
+            self.checkpoint["run_name"]
+            if resuming
+            else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
         )
-    start_iteration = checkpoint["iteration"] + 1 if checkpoint else 1
-    # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
-    # logged after its checkpoint
-    writer = SummaryWriter(
-        f"runs/{run_name}", purge_step=start_iteration * args.num_envs if checkpoint else None
-    )
-    if not checkpoint:
-        writer.add_text(
-            "hyperparameters",
-            "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
-        )
-    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
-    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
-    eval_seed = args.seed + 100_000  # episodes the training envs never start from
-    check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
+        self.model_path = f"runs/{self.name}/{args.exp_name}.pt"
+        if args.track:
+            import wandb  # imported only here, so that wandb is needed only with --track
 
-    # ---- networks, optimizer, replay buffer ----
-    obs_dim = int(np.prod(envs.single_observation_space.shape))
-    n_actions = int(envs.single_action_space.n)
-    q_network = QNetwork(obs_dim, n_actions, args.hidden_size).to(device)
-    target_network = QNetwork(obs_dim, n_actions, args.hidden_size).to(device)
-    target_network.load_state_dict(q_network.state_dict())
-    param_pairs = list(zip(target_network.parameters(), q_network.parameters()))  # (θ⁻, θ) for Polyak
-    optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate, fused=True)
-    rb = PrioritizedReplayBuffer(args.buffer_size, obs_dim, device, args.seed, args.alpha, args.prior_eps)
-
-    # ---- stopping and resuming ----
-    def current_state() -> dict:
-        """Everything the loop needs to go on from the end of `iteration`, exactly."""
-        return {
-            "algorithm": ALGORITHM,
-            "args": vars(args),
-            "run_name": run_name,
-            "iteration": iteration,
-            "q_network": q_network.state_dict(),
-            "target_network": target_network.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "envs": env_state(envs),
-            "obs": obs,
-            "autoreset": autoreset,
-            # the buffer without its device, which is the resumed run's to choose
-            "buffer": {k: v for k, v in vars(rb).items() if k != "device"} if args.save_buffer else None,
-            "recent_returns": list(recent_returns),  # the stop rule's window
-            "planned_steps": planned_steps,
-            "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+            wandb.init(
+                project=args.wandb_project_name,
+                entity=args.wandb_entity,
+                sync_tensorboard=True,
+                config=vars(args),
+                name=self.name,
+                save_code=True,
+                resume="allow",
+            )
+        # the environment steps done, all envs counted: where the loop starts, and then where it is
+        self.step = self.start_step = self.checkpoint["global_step"] if resuming else 0
+        # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+        # logged after its checkpoint
+        self.writer = SummaryWriter(f"runs/{self.name}", purge_step=self.step + 1 if resuming else None)
+        if not resuming:
+            self.writer.add_text(
+                "hyperparameters",
+                "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+            )
+        self.eval_seed = args.seed + 100_000  # episodes the training envs never start from
+        self.check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
+        # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
+        self.planned_steps = self.checkpoint["planned_steps"] if resuming else args.total_timesteps
+        # the stop rule: an env without a reward threshold is never solved
+        self.threshold = gym.spec(args.env_id).reward_threshold or float("inf")
+        self.recent_returns = deque(self.checkpoint["recent_returns"] if resuming else (), maxlen=10)
+        self.solved_in_training = self.solved = False
+        self.diverged, self.eval_returns = None, None
+        # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
+        # writes is whole; a second Ctrl-C stops at once
+        self.stop_signals = []
+        self.previous_handlers = {
+            sig: signal.signal(sig, self.stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
         }
 
-    obs, _ = envs.reset(seed=args.seed)
-    autoreset = np.zeros(args.num_envs, dtype=bool)
-    if checkpoint:
-        q_network.load_state_dict(checkpoint["q_network"])
-        target_network.load_state_dict(checkpoint["target_network"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        if checkpoint["envs"] is not None:
-            envs.close()
-            envs, obs, autoreset = (
-                pickle.loads(checkpoint["envs"]),
-                checkpoint["obs"],
-                checkpoint["autoreset"],
-            )
-        else:
-            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
-        if checkpoint["buffer"] is not None:
-            vars(rb).update(checkpoint["buffer"])
-        else:
-            print("notice: the checkpoint holds no replay buffer (--save-buffer); the resumed run refills it")
-        python_state, numpy_state, torch_state = checkpoint["random"]
+    def stop_after_this_step(self, signum, frame):
+        if self.stop_signals:
+            raise KeyboardInterrupt
+        self.stop_signals.append(signum)
+
+    def resume(self, learner: dict, where: tuple) -> tuple:
+        """Start the loop. With --resume, load the checkpoint into `learner` (what train() named:
+        networks, optimizers, a buffer) and into the random generators, and return the envs where they
+        were: `where` is the vector env, then the loop's variables that go with it (its observations…).
+        A new run's `where` comes back as it is."""
+        self.start_time = time.time()
+        if self.checkpoint is None:
+            return where
+        for key, part in learner.items():
+            if self.checkpoint[key] is None:
+                print(
+                    f"notice: the checkpoint holds no {key} (--save-buffer); the resumed run starts it empty"
+                )
+            elif hasattr(part, "load_state_dict"):
+                part.load_state_dict(self.checkpoint[key])
+            else:  # a buffer: its arrays and counters
+                vars(part).update(self.checkpoint[key])
+        python_state, numpy_state, torch_state = self.checkpoint["random"]
         random.setstate(python_state)
         np.random.set_state(numpy_state)
         torch.set_rng_state(torch_state)
-        print(f"resuming {run_name} after step {checkpoint['iteration'] * args.num_envs:,}")
+        print(f"resuming {self.name} after step {self.step:,}")
+        if self.checkpoint["envs"] is None:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+            return where
+        where[0].close()
+        return pickle.loads(self.checkpoint["envs"])
 
-    # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
-    # writes is whole; a second Ctrl-C stops at once
-    stop_signals = []
+    def due(self, period: int, step: int) -> bool:
+        """Whether the loop passed a multiple of `period` steps since the end of its previous step."""
+        return period > 0 and step // period > self.step // period
 
-    def stop_after_this_step(signum, frame):
-        if stop_signals:
-            raise KeyboardInterrupt
-        stop_signals.append(signum)
+    def sps(self, step: int) -> int:
+        return int((step - self.start_step) / (time.time() - self.start_time))
 
-    previous_handlers = {
-        sig: signal.signal(sig, stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    def log(self, step: int, scalars: dict):
+        """Write the scalars, and the steps per second."""
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, step)
+        self.writer.add_scalar("charts/SPS", self.sps(step), step)
 
-    # ---- the training loop ----
-    start_time, start_step = time.time(), (start_iteration - 1) * args.num_envs
-    recent_returns = deque(checkpoint["recent_returns"] if checkpoint else (), maxlen=10)
-    # an env without a reward threshold is never solved
-    reward_threshold = gym.spec(args.env_id).reward_threshold or float("inf")
-    diverged = solved = False
-    num_iterations = args.total_timesteps // args.num_envs
-    # the schedules keep the length the run was started with, also when a resumed run goes on longer
-    planned_steps = checkpoint["planned_steps"] if checkpoint else args.total_timesteps
-    exploration_steps = args.exploration_fraction * planned_steps
-    for iteration in range(start_iteration, num_iterations + 1):
-        global_step = iteration * args.num_envs
-
-        # ε-greedy, ε falling linearly from start_e to end_e over the first exploration_steps
-        epsilon = max(
-            args.end_e, args.start_e + (args.end_e - args.start_e) * global_step / exploration_steps
+    def log_episodes(self, step: int, infos: dict, ended=None):
+        """Write the return and length of each episode that ended in this step (of the envs in `ended`,
+        by default all); they enter the stop rule's window of the last 10 training returns."""
+        if "episode" not in infos:
+            return
+        ended = infos["_episode"] if ended is None else ended
+        for episode_return, episode_length in zip(infos["episode"]["r"][ended], infos["episode"]["l"][ended]):
+            self.recent_returns.append(float(episode_return))
+            self.writer.add_scalar("charts/episodic_return", episode_return, step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, step)
+        window = self.recent_returns
+        self.solved_in_training = (
+            self.args.stop_when_solved and len(window) == 10 and np.mean(window) >= self.threshold
         )
-        if random.random() < epsilon:
-            actions = envs.action_space.sample()
-        else:
-            with torch.no_grad():
-                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
 
-        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
-
-        # a step that only reset its env joins two episodes: it is no transition, so keep it out
-        keep = ~autoreset
-        rb.add(obs[keep], next_obs[keep], actions[keep], rewards[keep], terminations[keep])
-        autoreset = terminations | truncations
-        obs = next_obs
-
-        if "episode" in infos:
-            finished = infos["_episode"]
-            for episode_return, episode_length in zip(
-                infos["episode"]["r"][finished], infos["episode"]["l"][finished]
-            ):
-                recent_returns.append(float(episode_return))
-                writer.add_scalar("charts/episodic_return", episode_return, global_step)
-                writer.add_scalar("charts/episodic_length", episode_length, global_step)
-            solved = (
-                args.stop_when_solved
-                and len(recent_returns) == 10
-                and np.mean(recent_returns) >= reward_threshold
-            )
-
-        # ---- learning ----
-        if rb.size > args.learning_starts and iteration % args.train_frequency == 0:
-            beta = min(1.0, args.beta_start + (1 - args.beta_start) * global_step / planned_steps)
-            b_obs, b_actions, b_rewards, b_next_obs, b_terminations, b_weights, b_idx = rb.sample(
-                args.batch_size, beta
-            )
-            with torch.no_grad():
-                next_q = target_network(b_next_obs).max(dim=1).values
-                td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
-            q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
-            loss = (b_weights * F.smooth_l1_loss(q_taken, td_target, reduction="none")).mean()
-            if not torch.isfinite(loss):  # Q-values that overflow make the loss inf or nan
-                diverged = True
-                break
-
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            rb.update_priorities(b_idx, (q_taken - td_target).detach().cpu().numpy())
-
-            # θ⁻ ← τ θ + (1 − τ) θ⁻
-            with torch.no_grad():
-                for target_param, param in param_pairs:
-                    target_param.lerp_(param, args.tau)
-
-            if iteration % 100 == 0:
-                writer.add_scalar("losses/td_loss", loss.item(), global_step)
-                writer.add_scalar("losses/q_values", q_taken.mean().item(), global_step)
-                writer.add_scalar("charts/epsilon", epsilon, global_step)
-                writer.add_scalar("charts/beta", beta, global_step)
-                sps = int((global_step - start_step) / (time.time() - start_time))
-                writer.add_scalar("charts/SPS", sps, global_step)
-
-        # ---- report, evaluate, checkpoint ----
-        if iteration % max(num_iterations // 20, 1) == 0:
-            recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
-            sps = int((global_step - start_step) / (time.time() - start_time))
-            print(f"step {global_step:>9,}  return (last 10) {recent}  ε {epsilon:.2f}  SPS {sps:,}")
-
-        # returns that reach the threshold in training must hold in a greedy evaluation too, on
-        # other episodes than the final evaluation's, which stays a fair test of the policy kept;
-        # in every one of its episodes, not on average: a policy that fails one start in ten passes
-        # an average and then fails the final evaluation as often as not
-        if solved:
-            check_returns = evaluate(
-                q_network, eval_envs, args.eval_episodes, check_seed, device, args.gamma
-            )[0]
-            solved = min(check_returns) >= reward_threshold
-            if not solved:
-                print(
-                    f"step {global_step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
-                )
-                recent_returns.clear()  # the next check waits for 10 new episodes
-        last_iteration = iteration == num_iterations or solved
-        if last_iteration or (args.eval_frequency > 0 and global_step % args.eval_frequency < args.num_envs):
-            eval_returns, predicted, discounted = evaluate(
-                q_network, eval_envs, args.eval_episodes, eval_seed, device, args.gamma
-            )
-            for episode_return in eval_returns:
-                writer.add_scalar("eval/episodic_return", episode_return, global_step)
-            writer.add_scalar("eval/predicted_value", np.mean(predicted), global_step)
-            writer.add_scalar("eval/discounted_return", np.mean(discounted), global_step)
+    def check(self, check_returns: list, step: int):
+        """The stop rule's second half. Returns that reach the threshold in training must hold in a
+        greedy evaluation too, on other episodes than the final evaluation's, which stays a fair test
+        of the policy kept; in every one of its episodes, not on average: a policy that fails one start
+        in ten passes an average and then fails the final evaluation as often as not."""
+        self.solved = min(check_returns) >= self.threshold
+        if not self.solved:
             print(
-                f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
+                f"step {step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
             )
+            self.recent_returns.clear()  # the next check waits for 10 new episodes
+            self.solved_in_training = False
 
-        if args.checkpoint_frequency > 0 and global_step % args.checkpoint_frequency < args.num_envs:
-            save_checkpoint(model_path, current_state())
-        if last_iteration or stop_signals:
-            break
+    def log_evaluation(self, step: int, eval_returns: list, scalars: dict | None = None):
+        """Write and print a greedy evaluation: one point per episode, and the scalars."""
+        self.eval_returns = eval_returns
+        for episode_return in eval_returns:
+            self.writer.add_scalar("eval/episodic_return", episode_return, step)
+        for tag, value in (scalars or {}).items():
+            self.writer.add_scalar(tag, value, step)
+        print(f"step {step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}")
 
-    # ---- save and close ----
-    if solved:
-        print(
-            f"solved: the last 10 training returns average {np.mean(recent_returns):.1f} ≥ {reward_threshold}"
-        )
-    if not diverged and (args.save_model or stop_signals):
-        save_checkpoint(model_path, current_state())
-        print(f"checkpoint saved to {model_path}")
-    envs.close()
-    eval_envs.close()
-    writer.close()
-    for sig, handler in previous_handlers.items():
-        signal.signal(sig, handler)
-    if diverged:
-        kept = (
-            f"the last good checkpoint is {model_path}"
-            if os.path.exists(model_path)
-            else "no checkpoint was saved"
-        )
-        print(
-            f"{ALGORITHM}.py: error: the TD loss is {loss.item()} at step {global_step:,}: training diverged "
-            f"(a smaller --learning-rate may help); {kept}",
-            file=sys.stderr,
-        )
-        raise SystemExit(1)
-    if stop_signals:
-        print(
-            f"stopped by {signal.Signals(stop_signals[0]).name} after step {global_step:,}; continue with --resume {model_path}"
-        )
-        raise SystemExit(128 + stop_signals[0])
-    return {
-        "eval_returns": eval_returns,
-        "run_dir": f"runs/{run_name}",
-        "model_path": model_path if args.save_model else None,
-    }
+    def progress(self, step: int, extra: str = ""):
+        """Print the progress line, every 1/20 of the budget."""
+        if self.due(max(self.args.total_timesteps // 20, 1), step):
+            recent = f"{np.mean(self.recent_returns):7.1f}" if self.recent_returns else "      -"
+            print(f"step {step:>9,}  return (last 10) {recent}  {extra}SPS {self.sps(step):,}")
+
+    def end_step(self, step: int, last: bool, learner: dict, where: tuple) -> bool:
+        """Write a checkpoint when one is due, and at the end; say whether the loop ends here: at its
+        last step, or at the first after Ctrl-C or SIGTERM."""
+        stop = last or bool(self.stop_signals)
+        if self.due(self.args.checkpoint_frequency, step) or (
+            stop and (self.args.save_model or self.stop_signals)
+        ):
+            save_checkpoint(
+                self.model_path,
+                {
+                    "algorithm": ALGORITHM,
+                    "args": vars(self.args),
+                    "run_name": self.name,
+                    "global_step": step,
+                    **{key: state_of(part, self.args) for key, part in learner.items()},
+                    "envs": env_state(where),
+                    "recent_returns": list(self.recent_returns),
+                    "planned_steps": self.planned_steps,
+                    "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+                },
+            )
+            if stop:
+                print(f"checkpoint saved to {self.model_path}")
+        self.step = step
+        return stop
+
+    def finish(self, *envs) -> dict:
+        """Close the envs and the writer, and end the run as it ended: a summary of the run to return,
+        exit status 1 when it diverged, 128 + the signal's number when Ctrl-C or SIGTERM stopped it."""
+        for env in envs:
+            env.close()
+        self.writer.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+        if self.solved:
+            print(
+                f"solved: the last 10 training returns average {np.mean(self.recent_returns):.1f} ≥ {self.threshold}"
+            )
+        if self.diverged:
+            kept = (
+                f"the last good checkpoint is {self.model_path}"
+                if os.path.exists(self.model_path)
+                else "no checkpoint was saved"
+            )
+            print(
+                f"{ALGORITHM}.py: error: training diverged: {self.diverged} (a smaller learning rate may help); {kept}",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
+        if self.stop_signals:
+            print(
+                f"stopped by {signal.Signals(self.stop_signals[0]).name} after step {self.step:,}; "
+                f"continue with --resume {self.model_path}"
+            )
+            raise SystemExit(128 + self.stop_signals[0])
+        return {
+            "eval_returns": self.eval_returns,
+            "run_dir": f"runs/{self.name}",
+            "model_path": self.model_path if self.args.save_model else None,
+        }
 
 
 if __name__ == "__main__":

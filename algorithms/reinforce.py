@@ -45,22 +45,14 @@ Run:
 
 import functools
 import os
-import pickle
 import random
-import signal
-import sys
-import time
-from collections import deque
 from dataclasses import dataclass
-from importlib.util import find_spec
 
 import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn as nn
-import tyro
 from torch.distributions import Categorical
-from torch.utils.tensorboard import SummaryWriter
 
 
 @dataclass
@@ -121,6 +113,17 @@ BOUNDS = {
     "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
     "learning_rate": "(0, inf)", "value_learning_rate": "(0, inf)", "gamma": "[0, 1]", "hidden_size": "(0, inf)",
 }  # fmt: skip
+
+
+def unmet_requirement(args: Args, env: gym.Env) -> str | None:
+    """What this file cannot run besides BOUNDS, as the line that says why; None when it can."""
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        return f"--env-id {args.env_id} has actions {env.action_space}, not a discrete action space"
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        return f"--env-id {args.env_id} has observations {env.observation_space}, not flat vectors"
+    if env.spec.max_episode_steps is None:
+        return f"--env-id {args.env_id} has no time limit; REINFORCE learns from whole episodes"
+    return None
 
 
 def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
@@ -238,8 +241,115 @@ def evaluate(policy: Policy, envs, eval_episodes: int, seed: int, device: torch.
     return returns
 
 
-# ---- plumbing, the same in every file: refusing bad input, writing and reading checkpoints ----
+def train(args: Args) -> dict:
+    run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
+    device = run.device
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
+
+    # ---- networks, optimizers, episode storage ----
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    n_actions = int(envs.single_action_space.n)
+    policy = Policy(obs_dim, n_actions, args.hidden_size).to(device)
+    baseline = Baseline(obs_dim, args.hidden_size).to(device)
+    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate, fused=True)
+    baseline_optimizer = torch.optim.Adam(baseline.parameters(), lr=args.value_learning_rate, fused=True)
+    batch = EpisodeBatch(gym.spec(args.env_id).max_episode_steps, args.num_envs, obs_dim)
+    # what a checkpoint holds, and a resumed run takes back
+    learner = {
+        "policy": policy,
+        "baseline": baseline,
+        "policy_optimizer": policy_optimizer,
+        "baseline_optimizer": baseline_optimizer,
+    }
+
+    # ---- the training loop ----
+    obs, _ = envs.reset(seed=args.seed)
+    envs, obs = run.resume(learner, (envs, obs))  # as the checkpoint left them
+    global_step = run.step
+    while global_step < args.total_timesteps:
+        # play one episode in every env; an env whose episode is over idles until all are over
+        alive = np.ones(args.num_envs, dtype=bool)
+        t = 0
+        while alive.any():
+            with torch.no_grad():
+                actions = policy(torch.as_tensor(obs, device=device)).sample().cpu().numpy()
+            next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+            ended = batch.add(t, obs, actions, rewards, alive, terminations, truncations, next_obs)
+            global_step += int(alive.sum())
+            alive &= ~ended
+            obs = next_obs
+            t += 1
+            run.log_episodes(global_step, infos, ended)  # an idle env may finish more: not in the batch
+        length = t
+        obs, _ = envs.reset()
+
+        # ---- learning ----
+        bootstrap = np.zeros(args.num_envs, dtype=np.float32)
+        if args.baseline:  # V(s_{T+1}) after a truncation; 0 after a termination
+            with torch.no_grad():
+                last_values = baseline(torch.as_tensor(batch.last_obs, device=device)).cpu().numpy()
+            bootstrap = np.where(batch.truncated, last_values, 0.0)
+        steps = batch.alive[:length]  # the steps episodes were running, one row per (t, i)
+        b_obs = torch.as_tensor(batch.obs[:length][steps], device=device)
+        b_actions = torch.as_tensor(batch.actions[:length][steps], device=device)
+        b_returns = torch.as_tensor(batch.returns(length, args.gamma, bootstrap)[steps], device=device)
+
+        values = baseline(b_obs)
+        psi = b_returns - values.detach() if args.baseline else b_returns
+        if args.normalize_returns:
+            psi = (psi - psi.mean()) / (psi.std() + 1e-8)
+        policy_loss = -(policy(b_obs).log_prob(b_actions) * psi).mean()
+        value_loss = ((values - b_returns) ** 2).mean()
+        if not (torch.isfinite(policy_loss) and torch.isfinite(value_loss)):
+            run.diverged = f"the losses are {policy_loss.item()}, {value_loss.item()} at step {global_step:,}"
+            break
+        policy_optimizer.zero_grad()
+        policy_loss.backward()
+        policy_optimizer.step()
+        losses = {"losses/policy_loss": policy_loss.item()}
+        if args.baseline:
+            baseline_optimizer.zero_grad()
+            value_loss.backward()
+            baseline_optimizer.step()
+            losses["losses/value_loss"] = value_loss.item()
+        run.log(global_step, losses)
+
+        # ---- report, evaluate, checkpoint ----
+        run.progress(global_step)
+        if run.solved_in_training:  # then solved if every episode of a greedy check is too
+            run.check(evaluate(policy, eval_envs, args.eval_episodes, run.check_seed, device), global_step)
+        last_batch = global_step >= args.total_timesteps or run.solved
+        if last_batch or run.due(args.eval_frequency, global_step):
+            eval_returns = evaluate(policy, eval_envs, args.eval_episodes, run.eval_seed, device)
+            run.log_evaluation(global_step, eval_returns)
+        if run.end_step(global_step, last_batch, learner, (envs, obs)):
+            break  # the last batch, or the first after Ctrl-C or SIGTERM
+    return run.finish(envs, eval_envs)
+
+
+# ---- plumbing: the same text in every algorithm file, checked by tests/test_plumbing.py ----
+# Bad input, seeding and the device, the run directory and its writer, checkpoints and resuming,
+# signals, the progress line and the stop rule. What differs between the files comes from above:
+# BOUNDS and unmet_requirement() say what to refuse, train() what a checkpoint holds.
+import pickle
+import signal
+import sys
+import time
+from collections import deque
+from importlib.util import find_spec
+
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
 ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+# What a resumed run may take from the command line: a longer budget, and what does not change how it
+# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
+MAY_CHANGE_ON_RESUME = (
+    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
+    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
+)  # fmt: skip
 
 
 def fail(message: str):
@@ -248,7 +358,7 @@ def fail(message: str):
     raise SystemExit(2)
 
 
-def check_args(args: Args):
+def check_args(args):
     """Refuse input this file cannot run, before anything is written."""
     for name, interval in BOUNDS.items():
         low, high = (float(end) for end in interval[1:-1].split(","))
@@ -268,28 +378,15 @@ def check_args(args: Args):
         env = gym.make(args.env_id)
     except Exception as e:  # an unknown id, or an env whose own module fails to import
         fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
-    if not isinstance(env.action_space, gym.spaces.Discrete):
-        fail(
-            f"--env-id {args.env_id} has actions {env.action_space}; this file needs a discrete action space"
-        )
-    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
-        fail(f"--env-id {args.env_id} has observations {env.observation_space}; this file needs flat vectors")
-    if env.spec.max_episode_steps is None:
-        fail(f"--env-id {args.env_id} has no time limit; REINFORCE learns from whole episodes")
+    message = unmet_requirement(args, env)
     env.close()
+    if message:
+        fail(message)
     if args.track and find_spec("wandb") is None:
         fail("--track needs wandb, which is not installed (pip install wandb)")
 
 
-# What a resumed run may take from the command line: a longer budget, and what does not change how it
-# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
-MAY_CHANGE_ON_RESUME = (
-    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
-    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
-)  # fmt: skip
-
-
-def load_checkpoint(path: str, args: Args) -> dict:
+def load_checkpoint(path: str, args) -> dict:
     """Read the checkpoint to resume from, refusing one that cannot continue this run."""
     if not os.path.isfile(path):
         fail(f"--resume {path}: no such file")
@@ -327,257 +424,241 @@ def save_checkpoint(path: str, checkpoint: dict):
     os.replace(path + ".tmp", path)
 
 
-def env_state(envs) -> bytes | None:
-    """The vector env pickled in the middle of its episodes, so that a resumed run plays them on;
-    None where an env cannot be pickled (a Box2D world, an env rendering video)."""
+def env_state(where: tuple) -> bytes | None:
+    """The envs pickled in the middle of their episodes, with the loop's variables that go with them,
+    so that a resumed run plays them on; None where an env cannot be pickled (a Box2D world, an env
+    rendering video)."""
     try:
-        return pickle.dumps(envs)
+        return pickle.dumps(where)
     except Exception:  # pickling fails with whatever the unpicklable part raises
         return None
 
 
-def train(args: Args) -> dict:
-    check_args(args)
-    checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+def state_of(part, args):
+    """What a checkpoint keeps of a part of the learner: a network's or an optimizer's state_dict; a
+    buffer's arrays and counters (not its device, the resumed run's to choose), with --save-buffer only."""
+    if hasattr(part, "state_dict"):
+        return part.state_dict()
+    if getattr(args, "save_buffer", False):
+        return {name: value for name, value in vars(part).items() if name != "device"}
+    return None
 
-    # ---- seeding, device, logging ----
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    # a small network's operations are too short to share between threads: the hand-off costs
-    # more than it saves, and idle threads spin against other processes on a shared machine
-    torch.set_num_threads(1)
-    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
-    if args.cuda and device.type == "cpu":
-        print("notice: --cuda given but no GPU is available; training on the CPU")
-    run_name = (
-        checkpoint["run_name"]
-        if checkpoint
-        else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    )
-    model_path = f"runs/{run_name}/{args.exp_name}.pt"
-    if args.track:
-        import wandb  # imported only here, so that wandb is needed only with --track
 
-        wandb.init(
-            project=args.wandb_project_name,
-            entity=args.wandb_entity,
-            sync_tensorboard=True,
-            config=vars(args),
-            name=run_name,
-            save_code=True,
-            resume="allow",
+class Run:
+    """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input,
+    seeds every generator, picks the device and opens the run directory, after reading the checkpoint
+    of --resume; in the loop it logs, prints the progress, keeps the stop rule, says when an evaluation
+    or a checkpoint is due and writes checkpoints; `finish` closes everything and ends the run as it
+    ended: solved or out of budget, diverged, or stopped by a signal."""
+
+    def __init__(self, args):
+        check_args(args)
+        self.args = args
+        self.checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        torch.backends.cudnn.deterministic = args.torch_deterministic
+        # a small network's operations are too short to share between threads: the hand-off costs
+        # more than it saves, and idle threads spin against other processes on a shared machine
+        torch.set_num_threads(1)
+        self.device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+        if args.cuda and self.device.type == "cpu":
+            print("notice: --cuda given but no GPU is available; training on the CPU")
+        resuming = self.checkpoint is not None
+        self.name = (
+            self.checkpoint["run_name"]
+            if resuming
+            else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
         )
-    global_step = checkpoint["global_step"] if checkpoint else 0
-    # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
-    # logged after its checkpoint
-    writer = SummaryWriter(f"runs/{run_name}", purge_step=global_step + 1 if checkpoint else None)
-    if not checkpoint:
-        writer.add_text(
-            "hyperparameters",
-            "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
-        )
-    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run_name}")
-    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run_name}-eval")
-    eval_seed = args.seed + 100_000  # episodes the training envs never start from
-    check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
+        self.model_path = f"runs/{self.name}/{args.exp_name}.pt"
+        if args.track:
+            import wandb  # imported only here, so that wandb is needed only with --track
 
-    # ---- networks, optimizers, episode storage ----
-    obs_dim = int(np.prod(envs.single_observation_space.shape))
-    n_actions = int(envs.single_action_space.n)
-    policy = Policy(obs_dim, n_actions, args.hidden_size).to(device)
-    baseline = Baseline(obs_dim, args.hidden_size).to(device)
-    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate, fused=True)
-    baseline_optimizer = torch.optim.Adam(baseline.parameters(), lr=args.value_learning_rate, fused=True)
-    batch = EpisodeBatch(gym.spec(args.env_id).max_episode_steps, args.num_envs, obs_dim)
-
-    # ---- stopping and resuming ----
-    def current_state() -> dict:
-        """Everything the loop needs to go on from the end of the last batch, exactly."""
-        return {
-            "algorithm": ALGORITHM,
-            "args": vars(args),
-            "run_name": run_name,
-            "global_step": global_step,
-            "policy": policy.state_dict(),
-            "baseline": baseline.state_dict(),
-            "policy_optimizer": policy_optimizer.state_dict(),
-            "baseline_optimizer": baseline_optimizer.state_dict(),
-            "envs": env_state(envs),
-            "obs": obs,
-            "recent_returns": list(recent_returns),  # the stop rule's window
-            "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+            wandb.init(
+                project=args.wandb_project_name,
+                entity=args.wandb_entity,
+                sync_tensorboard=True,
+                config=vars(args),
+                name=self.name,
+                save_code=True,
+                resume="allow",
+            )
+        # the environment steps done, all envs counted: where the loop starts, and then where it is
+        self.step = self.start_step = self.checkpoint["global_step"] if resuming else 0
+        # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+        # logged after its checkpoint
+        self.writer = SummaryWriter(f"runs/{self.name}", purge_step=self.step + 1 if resuming else None)
+        if not resuming:
+            self.writer.add_text(
+                "hyperparameters",
+                "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+            )
+        self.eval_seed = args.seed + 100_000  # episodes the training envs never start from
+        self.check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
+        # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
+        self.planned_steps = self.checkpoint["planned_steps"] if resuming else args.total_timesteps
+        # the stop rule: an env without a reward threshold is never solved
+        self.threshold = gym.spec(args.env_id).reward_threshold or float("inf")
+        self.recent_returns = deque(self.checkpoint["recent_returns"] if resuming else (), maxlen=10)
+        self.solved_in_training = self.solved = False
+        self.diverged, self.eval_returns = None, None
+        # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
+        # writes is whole; a second Ctrl-C stops at once
+        self.stop_signals = []
+        self.previous_handlers = {
+            sig: signal.signal(sig, self.stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
         }
 
-    obs, _ = envs.reset(seed=args.seed)
-    if checkpoint:
-        policy.load_state_dict(checkpoint["policy"])
-        baseline.load_state_dict(checkpoint["baseline"])
-        policy_optimizer.load_state_dict(checkpoint["policy_optimizer"])
-        baseline_optimizer.load_state_dict(checkpoint["baseline_optimizer"])
-        if checkpoint["envs"] is not None:
-            envs.close()
-            envs, obs = pickle.loads(checkpoint["envs"]), checkpoint["obs"]
-        else:
-            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
-        python_state, numpy_state, torch_state = checkpoint["random"]
+    def stop_after_this_step(self, signum, frame):
+        if self.stop_signals:
+            raise KeyboardInterrupt
+        self.stop_signals.append(signum)
+
+    def resume(self, learner: dict, where: tuple) -> tuple:
+        """Start the loop. With --resume, load the checkpoint into `learner` (what train() named:
+        networks, optimizers, a buffer) and into the random generators, and return the envs where they
+        were: `where` is the vector env, then the loop's variables that go with it (its observations…).
+        A new run's `where` comes back as it is."""
+        self.start_time = time.time()
+        if self.checkpoint is None:
+            return where
+        for key, part in learner.items():
+            if self.checkpoint[key] is None:
+                print(
+                    f"notice: the checkpoint holds no {key} (--save-buffer); the resumed run starts it empty"
+                )
+            elif hasattr(part, "load_state_dict"):
+                part.load_state_dict(self.checkpoint[key])
+            else:  # a buffer: its arrays and counters
+                vars(part).update(self.checkpoint[key])
+        python_state, numpy_state, torch_state = self.checkpoint["random"]
         random.setstate(python_state)
         np.random.set_state(numpy_state)
         torch.set_rng_state(torch_state)
-        print(f"resuming {run_name} after step {global_step:,}")
+        print(f"resuming {self.name} after step {self.step:,}")
+        if self.checkpoint["envs"] is None:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+            return where
+        where[0].close()
+        return pickle.loads(self.checkpoint["envs"])
 
-    # Ctrl-C and SIGTERM stop the run at the end of the batch under way, so that the checkpoint it
-    # writes is whole; a second Ctrl-C stops at once
-    stop_signals = []
+    def due(self, period: int, step: int) -> bool:
+        """Whether the loop passed a multiple of `period` steps since the end of its previous step."""
+        return period > 0 and step // period > self.step // period
 
-    def stop_after_this_batch(signum, frame):
-        if stop_signals:
-            raise KeyboardInterrupt
-        stop_signals.append(signum)
+    def sps(self, step: int) -> int:
+        return int((step - self.start_step) / (time.time() - self.start_time))
 
-    previous_handlers = {
-        sig: signal.signal(sig, stop_after_this_batch) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    def log(self, step: int, scalars: dict):
+        """Write the scalars, and the steps per second."""
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, step)
+        self.writer.add_scalar("charts/SPS", self.sps(step), step)
 
-    # ---- the training loop ----
-    start_time, start_step = time.time(), global_step
-    recent_returns = deque(checkpoint["recent_returns"] if checkpoint else (), maxlen=10)
-    # an env without a reward threshold is never solved
-    reward_threshold = gym.spec(args.env_id).reward_threshold or float("inf")
-    diverged = solved = False
-    report_every = max(args.total_timesteps // 20, 1)
-    while global_step < args.total_timesteps:
-        batch_start = global_step
-        # play one episode in every env; an env whose episode is over idles until all are over
-        alive = np.ones(args.num_envs, dtype=bool)
-        t = 0
-        while alive.any():
-            with torch.no_grad():
-                actions = policy(torch.as_tensor(obs, device=device)).sample().cpu().numpy()
-            next_obs, rewards, terminations, truncations, infos = envs.step(actions)
-            ended = batch.add(t, obs, actions, rewards, alive, terminations, truncations, next_obs)
-            global_step += int(alive.sum())
-            alive &= ~ended
-            obs = next_obs
-            t += 1
-            # an idle env may finish more episodes; only those in the batch are logged
-            for i in np.flatnonzero(ended):
-                recent_returns.append(float(infos["episode"]["r"][i]))
-                writer.add_scalar("charts/episodic_return", infos["episode"]["r"][i], global_step)
-                writer.add_scalar("charts/episodic_length", infos["episode"]["l"][i], global_step)
-        length = t
-        solved = (
-            args.stop_when_solved
-            and len(recent_returns) == 10
-            and np.mean(recent_returns) >= reward_threshold
+    def log_episodes(self, step: int, infos: dict, ended=None):
+        """Write the return and length of each episode that ended in this step (of the envs in `ended`,
+        by default all); they enter the stop rule's window of the last 10 training returns."""
+        if "episode" not in infos:
+            return
+        ended = infos["_episode"] if ended is None else ended
+        for episode_return, episode_length in zip(infos["episode"]["r"][ended], infos["episode"]["l"][ended]):
+            self.recent_returns.append(float(episode_return))
+            self.writer.add_scalar("charts/episodic_return", episode_return, step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, step)
+        window = self.recent_returns
+        self.solved_in_training = (
+            self.args.stop_when_solved and len(window) == 10 and np.mean(window) >= self.threshold
         )
-        obs, _ = envs.reset()
 
-        # ---- learning ----
-        bootstrap = np.zeros(args.num_envs, dtype=np.float32)
-        if args.baseline:  # V(s_{T+1}) after a truncation; 0 after a termination
-            with torch.no_grad():
-                last_values = baseline(torch.as_tensor(batch.last_obs, device=device)).cpu().numpy()
-            bootstrap = np.where(batch.truncated, last_values, 0.0)
-        steps = batch.alive[:length]  # the steps episodes were running, one row per (t, i)
-        b_obs = torch.as_tensor(batch.obs[:length][steps], device=device)
-        b_actions = torch.as_tensor(batch.actions[:length][steps], device=device)
-        b_returns = torch.as_tensor(batch.returns(length, args.gamma, bootstrap)[steps], device=device)
-
-        values = baseline(b_obs)
-        psi = b_returns - values.detach() if args.baseline else b_returns
-        if args.normalize_returns:
-            psi = (psi - psi.mean()) / (psi.std() + 1e-8)
-        policy_loss = -(policy(b_obs).log_prob(b_actions) * psi).mean()
-        value_loss = ((values - b_returns) ** 2).mean()
-        if not (torch.isfinite(policy_loss) and torch.isfinite(value_loss)):
-            diverged = True
-            break
-        policy_optimizer.zero_grad()
-        policy_loss.backward()
-        policy_optimizer.step()
-        if args.baseline:
-            baseline_optimizer.zero_grad()
-            value_loss.backward()
-            baseline_optimizer.step()
-            writer.add_scalar("losses/value_loss", value_loss.item(), global_step)
-        writer.add_scalar("losses/policy_loss", policy_loss.item(), global_step)
-        sps = int((global_step - start_step) / (time.time() - start_time))
-        writer.add_scalar("charts/SPS", sps, global_step)
-
-        # ---- report, evaluate, checkpoint (when global_step has passed a multiple of each period) ----
-        if global_step // report_every > batch_start // report_every:
-            recent = f"{np.mean(recent_returns):7.1f}" if recent_returns else "      -"
-            print(f"step {global_step:>9,}  return (last 10) {recent}  SPS {sps:,}")
-
-        # returns that reach the threshold in training must hold in a greedy evaluation too, on
-        # other episodes than the final evaluation's, which stays a fair test of the policy kept;
-        # in every one of its episodes, not on average: a policy that fails one start in ten passes
-        # an average and then fails the final evaluation as often as not
-        if solved:
-            check_returns = evaluate(policy, eval_envs, args.eval_episodes, check_seed, device)
-            solved = min(check_returns) >= reward_threshold
-            if not solved:
-                print(
-                    f"step {global_step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
-                )
-                recent_returns.clear()  # the next check waits for 10 new episodes
-        last_batch = global_step >= args.total_timesteps or solved
-        if last_batch or (
-            args.eval_frequency > 0
-            and global_step // args.eval_frequency > batch_start // args.eval_frequency
-        ):
-            eval_returns = evaluate(policy, eval_envs, args.eval_episodes, eval_seed, device)
-            for episode_return in eval_returns:
-                writer.add_scalar("eval/episodic_return", episode_return, global_step)
+    def check(self, check_returns: list, step: int):
+        """The stop rule's second half. Returns that reach the threshold in training must hold in a
+        greedy evaluation too, on other episodes than the final evaluation's, which stays a fair test
+        of the policy kept; in every one of its episodes, not on average: a policy that fails one start
+        in ten passes an average and then fails the final evaluation as often as not."""
+        self.solved = min(check_returns) >= self.threshold
+        if not self.solved:
             print(
-                f"step {global_step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}"
+                f"step {step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
             )
+            self.recent_returns.clear()  # the next check waits for 10 new episodes
+            self.solved_in_training = False
 
-        if (
-            args.checkpoint_frequency > 0
-            and global_step // args.checkpoint_frequency > batch_start // args.checkpoint_frequency
+    def log_evaluation(self, step: int, eval_returns: list, scalars: dict | None = None):
+        """Write and print a greedy evaluation: one point per episode, and the scalars."""
+        self.eval_returns = eval_returns
+        for episode_return in eval_returns:
+            self.writer.add_scalar("eval/episodic_return", episode_return, step)
+        for tag, value in (scalars or {}).items():
+            self.writer.add_scalar(tag, value, step)
+        print(f"step {step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}")
+
+    def progress(self, step: int, extra: str = ""):
+        """Print the progress line, every 1/20 of the budget."""
+        if self.due(max(self.args.total_timesteps // 20, 1), step):
+            recent = f"{np.mean(self.recent_returns):7.1f}" if self.recent_returns else "      -"
+            print(f"step {step:>9,}  return (last 10) {recent}  {extra}SPS {self.sps(step):,}")
+
+    def end_step(self, step: int, last: bool, learner: dict, where: tuple) -> bool:
+        """Write a checkpoint when one is due, and at the end; say whether the loop ends here: at its
+        last step, or at the first after Ctrl-C or SIGTERM."""
+        stop = last or bool(self.stop_signals)
+        if self.due(self.args.checkpoint_frequency, step) or (
+            stop and (self.args.save_model or self.stop_signals)
         ):
-            save_checkpoint(model_path, current_state())
-        if last_batch or stop_signals:
-            break
+            save_checkpoint(
+                self.model_path,
+                {
+                    "algorithm": ALGORITHM,
+                    "args": vars(self.args),
+                    "run_name": self.name,
+                    "global_step": step,
+                    **{key: state_of(part, self.args) for key, part in learner.items()},
+                    "envs": env_state(where),
+                    "recent_returns": list(self.recent_returns),
+                    "planned_steps": self.planned_steps,
+                    "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+                },
+            )
+            if stop:
+                print(f"checkpoint saved to {self.model_path}")
+        self.step = step
+        return stop
 
-    # ---- save and close ----
-    if solved:
-        print(
-            f"solved: the last 10 training returns average {np.mean(recent_returns):.1f} ≥ {reward_threshold}"
-        )
-    if not diverged and (args.save_model or stop_signals):
-        save_checkpoint(model_path, current_state())
-        print(f"checkpoint saved to {model_path}")
-    envs.close()
-    eval_envs.close()
-    writer.close()
-    for sig, handler in previous_handlers.items():
-        signal.signal(sig, handler)
-    if diverged:
-        kept = (
-            f"the last good checkpoint is {model_path}"
-            if os.path.exists(model_path)
-            else "no checkpoint was saved"
-        )
-        print(
-            f"{ALGORITHM}.py: error: the losses are {policy_loss.item()} and {value_loss.item()} at step "
-            f"{global_step:,}: training diverged (a smaller --learning-rate may help); {kept}",
-            file=sys.stderr,
-        )
-        raise SystemExit(1)
-    if stop_signals:
-        print(
-            f"stopped by {signal.Signals(stop_signals[0]).name} after step {global_step:,}; continue with --resume {model_path}"
-        )
-        raise SystemExit(128 + stop_signals[0])
-    return {
-        "eval_returns": eval_returns,
-        "run_dir": f"runs/{run_name}",
-        "model_path": model_path if args.save_model else None,
-    }
+    def finish(self, *envs) -> dict:
+        """Close the envs and the writer, and end the run as it ended: a summary of the run to return,
+        exit status 1 when it diverged, 128 + the signal's number when Ctrl-C or SIGTERM stopped it."""
+        for env in envs:
+            env.close()
+        self.writer.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+        if self.solved:
+            print(
+                f"solved: the last 10 training returns average {np.mean(self.recent_returns):.1f} ≥ {self.threshold}"
+            )
+        if self.diverged:
+            kept = (
+                f"the last good checkpoint is {self.model_path}"
+                if os.path.exists(self.model_path)
+                else "no checkpoint was saved"
+            )
+            print(
+                f"{ALGORITHM}.py: error: training diverged: {self.diverged} (a smaller learning rate may help); {kept}",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
+        if self.stop_signals:
+            print(
+                f"stopped by {signal.Signals(self.stop_signals[0]).name} after step {self.step:,}; "
+                f"continue with --resume {self.model_path}"
+            )
+            raise SystemExit(128 + self.stop_signals[0])
+        return {
+            "eval_returns": self.eval_returns,
+            "run_dir": f"runs/{self.name}",
+            "model_path": self.model_path if self.args.save_model else None,
+        }
 
 
 if __name__ == "__main__":

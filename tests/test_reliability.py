@@ -3,6 +3,7 @@ whose loss stops being finite stops with a clear message and keeps its last good
 
 import glob
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -179,7 +180,8 @@ def test_actor_critic_resumes_onto_a_step_where_every_env_only_resets():
     checkpoint = torch.load(summary["model_path"], weights_only=False)
     # the first step after the resume is number 100, one that logs, and the env only resets in it:
     # no update has been made in this process when the losses would be logged
-    checkpoint["iteration"], checkpoint["autoreset"] = 99, torch.ones(1, dtype=torch.bool)
+    envs, obs, _ = pickle.loads(checkpoint["envs"])
+    checkpoint["global_step"], checkpoint["envs"] = 99, pickle.dumps((envs, obs, np.ones(1, dtype=bool)))
     torch.save(checkpoint, summary["model_path"])
     resumed = algorithm.train(algorithm.Args(total_timesteps=400, resume=summary["model_path"], **settings))
     assert len(resumed["eval_returns"]) == 10
