@@ -391,12 +391,12 @@ def load_checkpoint(path: str, args) -> dict:
         fail(f"--resume {path}: no such file")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        saved = checkpoint["args"]
+        saved, step = checkpoint["args"], checkpoint["global_step"]
     except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
         fail(f"--resume {path}: not a readable checkpoint ({type(e).__name__})")
     if checkpoint.get("algorithm") != ALGORITHM:
         fail(f"--resume {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
-    if checkpoint["global_step"] >= args.total_timesteps:
+    if step >= args.total_timesteps:
         fail(
             f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
         )
