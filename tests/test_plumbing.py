@@ -49,4 +49,7 @@ def test_the_algorithm_comes_first_in_its_order_and_the_plumbing_last(path):
     assert train.end_lineno - train.lineno + 1 <= 140, f"{path.name}: train() is longer than 140 lines"
     # and the file ends by running it
     main = module.body[-1]
-    assert isinstance(main, ast.If) and ast.unparse(main) == "if __name__ == '__main__':\n    train(tyro.cli(Args))"
+    assert (
+        isinstance(main, ast.If)
+        and ast.unparse(main) == "if __name__ == '__main__':\n    train(tyro.cli(Args))"
+    )
