@@ -242,10 +242,11 @@ def train(args: Args) -> dict:
         if not autoreset.all():  # when every env only reset (they all time out together), nothing to learn
             real = torch.as_tensor(~autoreset, device=device)
             r = torch.as_tensor(rewards, dtype=torch.float32, device=device)
-            done = torch.as_tensor(terminations, dtype=torch.float32, device=device)
+            terminated = torch.as_tensor(terminations, dtype=torch.float32, device=device)
+            s_next = torch.as_tensor(next_obs, device=device)
             values = critic(s)
             with torch.no_grad():
-                td_target = r + args.gamma * (1 - done) * critic(torch.as_tensor(next_obs, device=device))
+                td_target = r + args.gamma * (1 - terminated) * critic(s_next)
             delta = (td_target - values)[real]
             critic_loss = (delta**2).mean()
             if not torch.isfinite(critic_loss):  # values that overflow make the loss inf or nan
