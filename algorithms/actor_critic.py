@@ -555,11 +555,12 @@ class Run:
             self.writer.add_scalar(tag, value, step)
         print(f"step {step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}")
 
-    def progress(self, step: int, extra: str = ""):
-        """Print the progress line, every 1/20 of the budget."""
+    def progress(self, step: int, **shown: float):
+        """Print the progress line, every 1/20 of the budget, with the values in `shown` (ε=0.3…)."""
         if self.due(max(self.args.total_timesteps // 20, 1), step):
             recent = f"{np.mean(self.recent_returns):7.1f}" if self.recent_returns else "      -"
-            print(f"step {step:>9,}  return (last 10) {recent}  {extra}SPS {self.sps(step):,}")
+            values = "".join(f"{name} {value:.2f}  " for name, value in shown.items())
+            print(f"step {step:>9,}  return (last 10) {recent}  {values}SPS {self.sps(step):,}")
 
     def end_step(self, step: int, last: bool, learner: dict, where: tuple) -> bool:
         """Write a checkpoint when one is due, and at the end; say whether the loop ends here: at its
