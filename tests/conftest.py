@@ -20,6 +20,10 @@ SHORT_RUNS = {
     "actor_critic": dict(total_timesteps=2_048, num_envs=8, eval_frequency=1_024, eval_episodes=2),
 }
 
+# The files whose plumbing is their own, each tested by a test file of its own: dqn_jax.py trains many
+# agents in one JAX program, with a run directory each, and has no torch checkpoint to resume from.
+OWN_PLUMBING = {"dqn_jax": "test_dqn_jax.py"}
+
 # The network that acts, as each file's checkpoint stores it: (checkpoint key, class name).
 ACTING_NETWORK = {
     "dqn": ("q_network", "QNetwork"),
