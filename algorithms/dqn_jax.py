@@ -38,6 +38,9 @@ What differs from dqn.py, and why:
   agent is solved and stops learning: its network is frozen while the others go on (vmap runs
   every agent's step, but a frozen agent's update is thrown away). The run ends when every agent
   is solved, or at the budget.
+- The agents are spread over the devices: on the CPU JAX is given one device per core, and each
+  runs its share of the agents (padded with agents that never learn and are never logged, so that
+  the shares are equal); with --cuda, the GPU runs them all.
 
 Run:
     python algorithms/dqn_jax.py --num-seeds 5
@@ -437,6 +440,7 @@ def train(args: Args) -> dict:
 # ---- plumbing: this file's own, not the torch files' (it runs many agents in one process) ----
 # Bad input, the device, one run directory and writer per agent, the progress line, the stop rule,
 # the saved parameters and signals.
+import contextlib
 import pickle
 import signal
 import sys
@@ -496,10 +500,9 @@ def pick_devices(cuda: bool) -> list:
             print(
                 "notice: --cuda given but JAX finds no GPU (pip install 'jax[cuda12]'); training on the CPU"
             )
-    try:
+    # where JAX already ran in this process (a notebook, the tests), its devices stay as they are
+    with contextlib.suppress(RuntimeError):
         jax.config.update("jax_num_cpu_devices", os.cpu_count())
-    except RuntimeError:  # JAX already ran in this process (a notebook, the tests): its devices stay
-        pass
     return jax.devices("cpu")
 
 

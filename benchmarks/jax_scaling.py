@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 
 import numpy as np
 from run import ROOT, THRESHOLDS, machine, read_run, run_one
@@ -66,7 +67,11 @@ def run_dqn_jax(num_seeds: int, settings: list[str]) -> dict:
 
 def measure(opts):
     def record(row):
-        row |= {"kind": kind, "machine": machine(1), "command": "python benchmarks/jax_scaling.py"}
+        row |= {
+            "kind": kind,
+            "machine": machine(1) | {"jax": version("jax")},
+            "command": "python benchmarks/jax_scaling.py",
+        }
         with open(OUT, "a") as f:
             f.write(json.dumps(row) + "\n")
         print(
@@ -90,35 +95,47 @@ def measure(opts):
         record(run_dqn_jax(num_seeds, FIXED_BUDGET))
 
 
-def report():
-    rows = [json.loads(line) for line in OUT.read_text().splitlines()]
-    print("to solved: dqn_jax.py --num-seeds 5 (whole process) beside dqn.py seeds 1-5 (seconds to 475)\n")
-    print(
-        "| run | dqn_jax.py, 5 agents: seconds | agents ≥ 475 greedy | dqn.py median seconds to 475 (5 seeds) | ratio |"
-    )
-    print("|---|---|---|---|---|")
+def tables(rows: list[dict]) -> list[str]:
+    """The two tables, as markdown lines (report.py puts them into RESULTS.md)."""
+    m = rows[0]["machine"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, jax {m['jax']}, "
+        f"gymnasium {m['gymnasium']}, Python {m['python']}; one process at a time.",
+        "",
+        "To solved: `dqn_jax.py --num-seeds 5`, the whole process, beside `dqn.py --seed s` for s = 1…5, "
+        "seconds from launch until its training returns reach 475 (the five runs that followed it).",
+        "",
+        "| round | dqn_jax.py, 5 agents: seconds | agents ≥ 475 greedy | dqn.py: median seconds to 475 | ratio |",
+        "|---|---|---|---|---|",
+    ]
     solved = [row for row in rows if row["kind"] == "to_solved"]
     jax_runs = [row for row in solved if row["algorithm"] == "dqn_jax"]
     dqn_runs = [row for row in solved if row["algorithm"] == "dqn"]
     for i, row in enumerate(jax_runs):
-        own = dqn_runs[5 * i : 5 * i + 5]  # the five dqn.py runs that followed it
-        dqn_median = np.median([r["solved_seconds"] or np.inf for r in own])
+        dqn_median = np.median([r["solved_seconds"] or np.inf for r in dqn_runs[5 * i : 5 * i + 5]])
         greedy = [round(agent["eval_mean"], 1) for agent in row["agents"]]
         passed = sum(value >= 475 for value in greedy)
-        print(f"| {i + 1} | {row['wall_seconds']:.1f} | {passed}/5 {greedy} | {dqn_median:.1f} | "
-              f"{row['wall_seconds'] / dqn_median:.2f}× |")  # fmt: skip
-
-    print("\ncost: 20,000 steps per agent, no stop (whole process)\n")
+        lines.append(
+            f"| {i + 1} | {row['wall_seconds']:.1f} | {passed}/5: {greedy} | {dqn_median:.1f} | "
+            f"{row['wall_seconds'] / dqn_median:.2f}× |"
+        )
     cost = [row for row in rows if row["kind"] == "cost"]
     per_seed = np.median([row["wall_seconds"] for row in cost if row["algorithm"] == "dqn"])
-    print(
-        "| agents | dqn_jax.py seconds | steps/s per agent | dqn.py, once per seed: seconds | dqn.py / dqn_jax.py | peak memory |"
-    )
-    print("|---|---|---|---|---|---|")
+    lines += [
+        "",
+        f"Cost: {int(FIXED_BUDGET[-1]):,} steps per agent, no stop, the whole process; dqn.py once per seed: "
+        f"N × the median of its 5 runs ({per_seed:.1f} s).",
+        "",
+        "| agents | dqn_jax.py: seconds | steps/s per agent | dqn.py once per seed: seconds | dqn.py / dqn_jax.py | peak memory |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in (row for row in cost if row["algorithm"] == "dqn_jax"):
-        n = row["num_seeds"]
-        print(f"| {n} | {row['wall_seconds']:.1f} | {20_000 / row['wall_seconds']:,.0f} | {n * per_seed:.1f} | "
-              f"{n * per_seed / row['wall_seconds']:.1f}× | {row['peak_memory_mb']:.0f} MiB |")  # fmt: skip
+        n, seconds = row["num_seeds"], row["wall_seconds"]
+        lines.append(
+            f"| {n} | {seconds:.1f} | {int(FIXED_BUDGET[-1]) / seconds:,.0f} | {n * per_seed:.1f} | "
+            f"{n * per_seed / seconds:.1f}× | {row['peak_memory_mb']:.0f} MiB |"
+        )
+    return lines
 
 
 def main():
@@ -131,7 +148,7 @@ def main():
     if not opts.report:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         measure(opts)
-    report()
+    print("\n".join(tables([json.loads(line) for line in OUT.read_text().splitlines()])))
 
 
 if __name__ == "__main__":

@@ -206,6 +206,11 @@ def main():
         notes = Path(path).with_suffix(".md")  # what was learned from the sweep, written by hand
         if notes.exists():
             lines += [notes.read_text().strip(), ""]
+        if "kind" in results[0]:  # not run.py's rows: benchmarks/jax_scaling.py's, with tables of their own
+            from jax_scaling import tables
+
+            lines += tables(results)
+            continue
         for machine in sorted({json.dumps(r["machine"], sort_keys=True) for r in results}):
             m = json.loads(machine)
             lines.append(
