@@ -544,9 +544,9 @@ class Run:
         # seeds, which run without learning and are never logged
         self.sharding = NamedSharding(Mesh(np.array(devices), ("agents",)), PartitionSpec("agents"))
         num_agents = -(-args.num_seeds // len(devices)) * len(devices)
-        self.agent_seeds = args.seed + np.arange(num_agents)
+        self.agent_seeds = np.arange(args.seed, args.seed + num_agents)
         self.learning = np.arange(num_agents) < args.num_seeds  # False once solved or diverged
-        self.seeds = [args.seed + i for i in range(args.num_seeds)]
+        self.seeds = list(range(args.seed, args.seed + args.num_seeds))  # the agents that are runs
         started = int(time.time())
         self.names = [f"{args.env_id}__{args.exp_name}__{seed}__{started}" for seed in self.seeds]
         self.video_folders = [f"videos/{name}-eval" if args.capture_video else None for name in self.names]
@@ -558,10 +558,9 @@ class Run:
                 "|param|value|\n|-|-|\n"
                 + "\n".join(f"|{key}|{value}|" for key, value in hyperparameters.items()),
             )
-        self.eval_seeds = [
-            seed + 100_000 for seed in self.seeds
-        ]  # episodes the training envs never start from
-        self.check_seeds = [seed + 200_000 for seed in self.seeds]  # and others again, to confirm a solve
+        # episodes the training envs never start from, and others again to confirm a solve
+        self.eval_seeds = [seed + 100_000 for seed in self.seeds]
+        self.check_seeds = [seed + 200_000 for seed in self.seeds]
         self.threshold = gym.spec(args.env_id).reward_threshold
         self.recent_returns = [deque(maxlen=10) for _ in self.seeds]
         self.solved_at = [None] * args.num_seeds
@@ -638,7 +637,7 @@ class Run:
         self.printed = step
         recent = [np.mean(window) for window in self.recent_returns if window]
         spread = f"{min(recent):6.1f} {np.median(recent):6.1f} {max(recent):6.1f}" if recent else "     -"
-        solved = sum(step is not None for step in self.solved_at)
+        solved = sum(at is not None for at in self.solved_at)
         print(
             f"step {step:>9,}  return (last 10, lowest median highest) {spread}  solved {solved}/{len(self.seeds)}  "
             f"SPS {self.sps(step):,} per agent"
