@@ -16,15 +16,11 @@ included. Two measurements:
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
-import time
 from importlib.metadata import version
 
 import numpy as np
-from run import ROOT, THRESHOLDS, machine, read_run, run_one
+from run import ROOT, THRESHOLDS, launch, machine, read_run, run_one
 
 OUT = ROOT / "benchmarks" / "results" / "dqn_jax.jsonl"
 WORK = ROOT / "benchmarks" / "work" / "dqn_jax"
@@ -33,31 +29,13 @@ FIXED_BUDGET = ["--no-stop-when-solved", "--total-timesteps", "20000"]
 
 def run_dqn_jax(num_seeds: int, settings: list[str]) -> dict:
     """Launch dqn_jax.py once for `num_seeds` agents, wait for it, and read each agent's run."""
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    command = [
-        sys.executable,
-        str(ROOT / "algorithms" / "dqn_jax.py"),
-        "--num-seeds",
-        str(num_seeds),
-        *settings,
-    ]
-    launch = time.time()
-    with open(WORK / "output.log", "w") as log:
-        process = subprocess.Popen(command, cwd=WORK, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-    result = {
-        "algorithm": "dqn_jax",
-        "num_seeds": num_seeds,
-        "settings": " ".join(settings),
-        "returncode": os.waitstatus_to_exitcode(status),
-        "wall_seconds": round(time.time() - launch, 2),
-        "peak_memory_mb": round(usage.ru_maxrss / 1024, 1),
-    }
+    command = [sys.executable, str(ROOT / "algorithms" / "dqn_jax.py"), "--num-seeds", str(num_seeds)]
+    figures, launched = launch(command + settings, WORK)
+    result = {"algorithm": "dqn_jax", "num_seeds": num_seeds, "settings": " ".join(settings)} | figures
     if result["returncode"] != 0:
         return result | {"error": (WORK / "output.log").read_text()[-2000:]}
     agents = [
-        read_run(str(run_dir), launch, THRESHOLDS["CartPole-v1"])
+        read_run(str(run_dir), launched, THRESHOLDS["CartPole-v1"])
         for run_dir in sorted((WORK / "runs").iterdir(), key=lambda path: int(path.name.split("__")[2]))
     ]
     for agent in agents:

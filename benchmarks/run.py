@@ -75,10 +75,26 @@ def machine(workers: int) -> dict:
     }
 
 
-def run_one(algorithm: str, env_id: str, seed: int, settings: list[str], work_dir: Path) -> dict:
-    """Launch one run, wait for it, and read what it logged."""
+def launch(command: list[str], work_dir: Path) -> tuple[dict, float]:
+    """Run `command` in a fresh `work_dir`, its output into output.log; return its exit status, wall
+    seconds and peak memory, and the time it was launched."""
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
+    launched = time.time()
+    with open(work_dir / "output.log", "w") as log:
+        process = subprocess.Popen(command, cwd=work_dir, stdout=log, stderr=subprocess.STDOUT)
+        # wait4 gives this child's own resource usage, its peak resident memory among it
+        _, status, usage = os.wait4(process.pid, 0)
+    figures = {
+        "returncode": os.waitstatus_to_exitcode(status),
+        "wall_seconds": round(time.time() - launched, 2),
+        "peak_memory_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+    return figures, launched
+
+
+def run_one(algorithm: str, env_id: str, seed: int, settings: list[str], work_dir: Path) -> dict:
+    """Launch one run, wait for it, and read what it logged."""
     command = [
         sys.executable,
         str(ROOT / "algorithms" / f"{algorithm}.py"),
@@ -87,26 +103,17 @@ def run_one(algorithm: str, env_id: str, seed: int, settings: list[str], work_di
         "--seed",
         str(seed),
     ]
-    command += settings
-    launch = time.time()
-    with open(work_dir / "output.log", "w") as log:
-        process = subprocess.Popen(command, cwd=work_dir, stdout=log, stderr=subprocess.STDOUT)
-        # wait4 gives this child's own resource usage, its peak resident memory among it
-        _, status, usage = os.wait4(process.pid, 0)
-    wall = time.time() - launch
+    figures, launched = launch(command + settings, work_dir)
     result = {
         "algorithm": algorithm,
         "env_id": env_id,
         "seed": seed,
         "settings": " ".join(settings),
-        "returncode": os.waitstatus_to_exitcode(status),
-        "wall_seconds": round(wall, 2),
-        "peak_memory_mb": round(usage.ru_maxrss / 1024, 1),
-    }
+    } | figures
     if result["returncode"] != 0:
         result["error"] = (work_dir / "output.log").read_text()[-2000:]
         return result
-    return result | read_run(glob.glob(str(work_dir / "runs" / "*"))[0], launch, THRESHOLDS.get(env_id))
+    return result | read_run(glob.glob(str(work_dir / "runs" / "*"))[0], launched, THRESHOLDS.get(env_id))
 
 
 def read_run(run_dir: str, launch: float, threshold: float | None) -> dict:
