@@ -426,7 +426,9 @@ def save_checkpoint(path: str, checkpoint: dict):
 def env_state(where: tuple) -> bytes | None:
     """The envs pickled in the middle of their episodes, with the loop's variables that go with them,
     so that a resumed run plays them on; None where an env cannot be pickled (a Box2D world, an env
-    rendering video)."""
+    rendering video), or where there are none to keep (`where` is empty: a3c's envs live in its workers)."""
+    if not where:
+        return None
     try:
         return pickle.dumps(where)
     except Exception:  # pickling fails with whatever the unpicklable part raises

@@ -2,8 +2,10 @@
 working directory, so that the `runs/` and `videos/` a run writes belong to that test alone."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
 ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
@@ -18,28 +20,59 @@ SHORT_RUNS = {
     "per_dqn": DQN_SHORT_RUN,
     "reinforce": dict(total_timesteps=2_000, num_envs=4, eval_frequency=1_000, eval_episodes=2),
     "actor_critic": dict(total_timesteps=2_048, num_envs=8, eval_frequency=1_024, eval_episodes=2),
+    "a2c": dict(total_timesteps=2_048, num_envs=4, num_steps=8, eval_frequency=1_024, eval_episodes=2),
+    "a3c": dict(
+        total_timesteps=2_048, num_workers=2, num_envs=2, num_steps=8, eval_frequency=1_024, eval_episodes=2
+    ),
+    # continuous actions only: Pendulum, whose episodes last 200 steps
+    "ddpg": dict(
+        env_id="Pendulum-v1", total_timesteps=1_000, learning_starts=200, eval_frequency=500, eval_episodes=2
+    ),
 }
 
 # The files whose plumbing is their own, each tested by a test file of its own: dqn_jax.py trains many
 # agents in one JAX program, with a run directory each, and has no torch checkpoint to resume from.
 OWN_PLUMBING = {"dqn_jax": "test_dqn_jax.py"}
 
-# The network that acts, as each file's checkpoint stores it: (checkpoint key, class name).
+# The network that acts, as each file's checkpoint stores it: (checkpoint key, class name, the arguments
+# that build it for the short run's env, besides hidden_size).
+CARTPOLE = dict(obs_dim=4, n_actions=2)
 ACTING_NETWORK = {
-    "dqn": ("q_network", "QNetwork"),
-    "double_dqn": ("q_network", "QNetwork"),
-    "dueling_dqn": ("q_network", "QNetwork"),
-    "per_dqn": ("q_network", "QNetwork"),
-    "reinforce": ("policy", "Policy"),
-    "actor_critic": ("actor", "Actor"),
+    "dqn": ("q_network", "QNetwork", CARTPOLE),
+    "double_dqn": ("q_network", "QNetwork", CARTPOLE),
+    "dueling_dqn": ("q_network", "QNetwork", CARTPOLE),
+    "per_dqn": ("q_network", "QNetwork", CARTPOLE),
+    "reinforce": ("policy", "Policy", CARTPOLE),
+    "actor_critic": ("actor", "Actor", CARTPOLE),
+    "a2c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
+    "a3c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
+    "ddpg": ("actor", "Actor", dict(obs_dim=3, action_space=gym.make("Pendulum-v1").action_space)),
+}
+
+# The files whose runs differ from one run to the next with the same seed: a3c's workers update the
+# shared network in whatever order they finish. Tests of equality leave them out.
+ASYNCHRONOUS = {"a3c"}
+DETERMINISTIC = [name for name in SHORT_RUNS if name not in ASYNCHRONOUS]
+
+# An env each file refuses for its actions (or, a2c, which takes both kinds, for its observations),
+# and what the error line says.
+WRONG_ENV = {name: ("Pendulum-v1", "discrete action space") for name in SHORT_RUNS} | {
+    "a2c": ("Blackjack-v1", "not flat vectors"),
+    "a3c": ("Blackjack-v1", "not flat vectors"),
+    "ddpg": ("CartPole-v1", "not a bounded continuous action space"),
 }
 
 
 def load_algorithm(name: str):
-    """Import `algorithms/<name>.py`; the files are standalone scripts, not a package."""
+    """Import `algorithms/<name>.py`; the files are standalone scripts, not a package. The module is
+    registered under its name, and its folder put on the path, so that a3c's spawned workers, which
+    import their function by name, find it."""
     spec = importlib.util.spec_from_file_location(name, ALGORITHMS_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    sys.modules[name] = module
+    if str(ALGORITHMS_DIR) not in sys.path:
+        sys.path.append(str(ALGORITHMS_DIR))
     return module
 
 

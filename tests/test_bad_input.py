@@ -8,12 +8,11 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
-from conftest import ALGORITHMS_DIR, SHORT_RUNS, load_algorithm
+from conftest import ALGORITHMS_DIR, SHORT_RUNS, WRONG_ENV, load_algorithm
 
 # (arguments, what the error line must say), for every file
 CASES = [
     ({"env_id": "NoSuchEnv-v0"}, "--env-id NoSuchEnv-v0"),
-    ({"env_id": "Pendulum-v1"}, "discrete action space"),
     ({"env_id": "FrozenLake-v1"}, "flat vectors"),
     ({"learning_rate": 0.0}, "--learning-rate must be positive"),
     ({"learning_rate": -1e-3}, "--learning-rate must be positive"),
@@ -43,10 +42,8 @@ REPLAY_CASES = [
         "--buffer-size 500 must be larger than --learning-starts 1000",
     ),
     ({"tau": 2.0}, "--tau must be in (0, 1], not 2.0"),
-    ({"end_e": -0.1}, "--end-e must be in [0, 1], not -0.1"),
-    ({"exploration_fraction": 0.0}, "--exploration-fraction must be in (0, 1], not 0.0"),
 ]
-REPLAY_FILES = [name for name in SHORT_RUNS if name.endswith("dqn")]
+REPLAY_FILES = [name for name in SHORT_RUNS if name.endswith("dqn")] + ["ddpg"]
 # and the bounds of each file's own arguments
 OWN_CASES = [
     ("per_dqn", {"beta_start": 2.0}, "--beta-start must be in [0, 1], not 2.0"),
@@ -54,7 +51,33 @@ OWN_CASES = [
     ("actor_critic", {"ent_coef": -1.0}, "--ent-coef must be in [0, inf), not -1.0"),
     ("actor_critic", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
     ("reinforce", {"value_learning_rate": -1.0}, "--value-learning-rate must be positive, not -1.0"),
+    ("a2c", {"gae_lambda": 1.5}, "--gae-lambda must be in [0, 1], not 1.5"),
+    ("a2c", {"max_grad_norm": 0.0}, "--max-grad-norm must be positive, not 0.0"),
+    ("a2c", {"num_steps": 0}, "--num-steps must be positive, not 0"),
+    ("a2c", {"total_timesteps": 100, "num_envs": 4, "num_steps": 32}, "less than one rollout"),
+    (
+        "a2c",
+        {"env_id": "MultiBinaryActions-v0"},
+        "neither a discrete action space nor a vector of continuous",
+    ),
+    ("ddpg", {"exploration_noise": -0.1}, "--exploration-noise must be in [0, inf), not -0.1"),
+    ("ddpg", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
 ]
+for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn"):  # the ε-greedy files
+    OWN_CASES += [
+        (name, {"end_e": -0.1}, "--end-e must be in [0, 1], not -0.1"),
+        (name, {"exploration_fraction": 0.0}, "--exploration-fraction must be in (0, 1], not 0.0"),
+    ]
+
+
+class MultiBinaryActions(gym.Env):
+    """An env whose actions are a vector of bits: neither one choice among n nor continuous."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,))
+    action_space = gym.spaces.MultiBinary(3)
+
+
+gym.register("MultiBinaryActions-v0", entry_point=MultiBinaryActions)
 
 
 def assert_refused(algorithm, capsys, message, **args):
@@ -70,12 +93,21 @@ def assert_refused(algorithm, capsys, message, **args):
 @pytest.mark.parametrize("name", SHORT_RUNS)
 @pytest.mark.parametrize(("args", "message"), CASES, ids=[message for _, message in CASES])
 def test_bad_argument(name, args, message, capsys):
+    if "env_id" not in args:  # a file's flags are checked on an env it can run
+        args = {"env_id": SHORT_RUNS[name].get("env_id", "CartPole-v1")} | args
     assert_refused(load_algorithm(name), capsys, message, **args)
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_an_env_whose_spaces_the_file_cannot_handle(name, capsys):
+    env_id, message = WRONG_ENV[name]
+    assert_refused(load_algorithm(name), capsys, message, env_id=env_id)
 
 
 @pytest.mark.parametrize("name", REPLAY_FILES)
 @pytest.mark.parametrize(("args", "message"), REPLAY_CASES, ids=[message for _, message in REPLAY_CASES])
 def test_bad_replay_argument(name, args, message, capsys):
+    args = {"env_id": SHORT_RUNS[name].get("env_id", "CartPole-v1")} | args
     assert_refused(load_algorithm(name), capsys, message, **args)
 
 
@@ -107,11 +139,13 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
     assert_refused(
         algorithm, capsys, f"the checkpoint is of {other}, not of {name}", resume=checkpoints[other]
     )
+    env_id = SHORT_RUNS[name].get("env_id", "CartPole-v1")
+    other_env = "MountainCarContinuous-v0" if name == "ddpg" else "Acrobot-v1"  # one the file can run
     assert_refused(
         algorithm,
         capsys,
-        "has --env-id CartPole-v1, not Acrobot-v1",
-        env_id="Acrobot-v1",
+        f"has --env-id {env_id}, not {other_env}",
+        env_id=other_env,
         resume=checkpoints[name],
     )
     assert_refused(algorithm, capsys, "the run is complete", **SHORT_RUNS[name], resume=checkpoints[name])
@@ -121,12 +155,18 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
 def test_bad_input_from_the_command_line(name):
     """The same, for real: a process of its own, its exit status, and what it prints."""
     result = subprocess.run(
-        [sys.executable, str(ALGORITHMS_DIR / f"{name}.py"), "--env-id", "Pendulum-v1", "--capture-video"],
+        [
+            sys.executable,
+            str(ALGORITHMS_DIR / f"{name}.py"),
+            "--env-id",
+            WRONG_ENV[name][0],
+            "--capture-video",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "discrete action space" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and WRONG_ENV[name][1] in result.stderr, result.stderr
     assert result.stdout == ""
     assert not os.path.exists("runs") and not os.path.exists("videos")

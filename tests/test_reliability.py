@@ -12,8 +12,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import ACTING_NETWORK, ALGORITHMS_DIR, SHORT_RUNS, load_algorithm
+from conftest import ACTING_NETWORK, ALGORITHMS_DIR, DETERMINISTIC, SHORT_RUNS, load_algorithm
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 # Runs long enough to be stopped in the middle of learning, and the step after which to stop them.
@@ -24,6 +25,8 @@ LONG_RUNS = {
     "per_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
     "reinforce": (["--total-timesteps", "8000", "--num-envs", "4"], 2_000),
     "actor_critic": (["--total-timesteps", "24000", "--num-envs", "16"], 6_000),
+    "a2c": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),
+    "ddpg": (["--total-timesteps", "3000", "--learning-starts", "500", "--save-buffer"], 1_500),
 }
 # SIGINT (Ctrl-C) for some files, SIGTERM for the others: the code that handles them is the same.
 STOP_SIGNAL = {name: (signal.SIGINT, signal.SIGTERM)[i % 2] for i, name in enumerate(LONG_RUNS)}
@@ -95,10 +98,10 @@ def test_checkpoint_is_written_atomically(name, tmp_path):
 
 
 class RewardOverflow(gym.Wrapper):
-    """CartPole whose rewards become infinite after `after` steps: a run that goes wrong late."""
+    """An env (CartPole) whose rewards become infinite after `after` steps: a run that goes wrong late."""
 
-    def __init__(self, after: int = 1_200, render_mode: str | None = None):
-        super().__init__(gym.make("CartPole-v1", render_mode=render_mode))
+    def __init__(self, after: int = 1_200, render_mode: str | None = None, env_id: str = "CartPole-v1"):
+        super().__init__(gym.make(env_id, render_mode=render_mode))
         self.steps, self.after = 0, after
 
     def step(self, action):
@@ -108,6 +111,7 @@ class RewardOverflow(gym.Wrapper):
 
 
 gym.register("RewardOverflow-v0", entry_point=RewardOverflow, max_episode_steps=500)
+gym.register("PendulumRewardOverflow-v0", entry_point=RewardOverflow, kwargs={"env_id": "Pendulum-v1"})
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)
@@ -116,8 +120,9 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(name, 
     settings = SHORT_RUNS[name] | dict(total_timesteps=20_000, checkpoint_frequency=512)
     if "learning_starts" in settings:
         settings["learning_starts"] = 200
+    settings["env_id"] = "PendulumRewardOverflow-v0" if name == "ddpg" else "RewardOverflow-v0"
     with pytest.raises(SystemExit) as stopped:
-        algorithm.train(algorithm.Args(env_id="RewardOverflow-v0", seed=1, **settings))
+        algorithm.train(algorithm.Args(seed=1, **settings))
     assert stopped.value.code == 1
     error = capsys.readouterr().err
     assert "diverged" in error and "the last good checkpoint is" in error
@@ -128,9 +133,9 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(name, 
             assert all(torch.isfinite(v).all() for v in value.values()), key
 
 
-class StopsTheRunAtStep(CartPoleEnv):
-    """CartPole whose copies, all together, send SIGTERM to this process on their `stop_at`-th step:
-    a run cut wherever a test wants it, as Ctrl-C would cut it."""
+class StopsTheRunAtStep:
+    """An env (CartPole, Pendulum) whose copies, all together, send SIGTERM to this process on their
+    `stop_at`-th step: a run cut wherever a test wants it, as Ctrl-C would cut it."""
 
     steps, stop_at = 0, None
 
@@ -141,15 +146,24 @@ class StopsTheRunAtStep(CartPoleEnv):
         return super().step(action)
 
 
-# a threshold that short runs reach: the stop rule's state matters when a run is cut near it
-gym.register("CartPole150-v0", entry_point=StopsTheRunAtStep, max_episode_steps=500, reward_threshold=150)
+class CartPoleStopped(StopsTheRunAtStep, CartPoleEnv):
+    pass
 
 
-@pytest.mark.parametrize("name", SHORT_RUNS)
+class PendulumStopped(StopsTheRunAtStep, PendulumEnv):
+    pass
+
+
+# thresholds that short runs reach: the stop rule's state matters when a run is cut near it
+gym.register("CartPole150-v0", entry_point=CartPoleStopped, max_episode_steps=500, reward_threshold=150)
+gym.register("Pendulum700-v0", entry_point=PendulumStopped, max_episode_steps=200, reward_threshold=-700)
+
+
+@pytest.mark.parametrize("name", DETERMINISTIC)
 def test_a_run_cut_just_before_it_is_solved_resumes_to_the_same_end(name):
     algorithm = load_algorithm(name)
-    settings = dict(env_id="CartPole150-v0", seed=1, save_model=True)
-    if name.endswith("dqn"):
+    settings = dict(env_id="Pendulum700-v0" if name == "ddpg" else "CartPole150-v0", seed=1, save_model=True)
+    if name.endswith("dqn") or name == "ddpg":
         settings |= dict(save_buffer=True)
 
     StopsTheRunAtStep.stop_at = None

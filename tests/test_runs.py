@@ -5,7 +5,7 @@ import os
 
 import pytest
 import torch
-from conftest import ACTING_NETWORK, SHORT_RUNS, load_algorithm
+from conftest import ACTING_NETWORK, DETERMINISTIC, SHORT_RUNS, load_algorithm
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TAGS = {
@@ -28,6 +28,15 @@ ALGORITHM_TAGS = {
     "per_dqn": DQN_TAGS | {"charts/beta"},
     "reinforce": {"losses/policy_loss", "losses/value_loss"},
     "actor_critic": {"losses/actor_loss", "losses/critic_loss", "losses/entropy"},
+    "a2c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
+    "a3c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
+    "ddpg": {
+        "losses/actor_loss",
+        "losses/critic_loss",
+        "losses/q_values",
+        "eval/predicted_value",
+        "eval/discounted_return",
+    },
 }
 
 
@@ -64,19 +73,25 @@ def test_checkpoint_reloads_into_evaluate(name):
     args = algorithm.Args(seed=3, save_model=True, **SHORT_RUNS[name])
     summary = algorithm.train(args)
 
-    key, network_class = ACTING_NETWORK[name]
-    network = getattr(algorithm, network_class)(obs_dim=4, n_actions=2, hidden_size=args.hidden_size)
-    network.load_state_dict(torch.load(summary["model_path"], weights_only=False)[key])
+    key, network_class, sizes = ACTING_NETWORK[name]
+    checkpoint = torch.load(summary["model_path"], weights_only=False)
+    network = getattr(algorithm, network_class)(**sizes, hidden_size=args.hidden_size)
+    network.load_state_dict(checkpoint[key])
     envs = algorithm.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
-    evaluation = (network, envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
-    if key == "q_network":  # the value-based files also report predicted and obtained values
-        returns, _, _ = algorithm.evaluate(*evaluation, args.gamma)
+    evaluation = (envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
+    # the value-based files also report predicted and obtained values; DDPG's critic predicts them
+    if key == "q_network":
+        returns, _, _ = algorithm.evaluate(network, *evaluation, args.gamma)
+    elif name == "ddpg":
+        critic = algorithm.Critic(obs_dim=3, action_dim=1, hidden_size=args.hidden_size)
+        critic.load_state_dict(checkpoint["critic"])
+        returns, _, _ = algorithm.evaluate(network, critic, *evaluation, args.gamma)
     else:
-        returns = algorithm.evaluate(*evaluation)
+        returns = algorithm.evaluate(network, *evaluation)
     assert returns == summary["eval_returns"]
 
 
-@pytest.mark.parametrize("name", SHORT_RUNS)
+@pytest.mark.parametrize("name", DETERMINISTIC)
 def test_same_seed_same_run(name):
     algorithm = load_algorithm(name)
 
