@@ -436,8 +436,9 @@ def train(args: Args) -> dict:
                 evaluate(snapshot(), eval_envs, args.eval_episodes, run.check_seed, device), global_step
             )
         last = global_step >= args.total_timesteps or run.solved
-        if last:
+        if last:  # then the steps the workers took before they heard it count too
             stop_workers(workers, stop, reports)
+            global_step = steps_done.value
         if last or run.due(args.eval_frequency, global_step):
             eval_returns = evaluate(snapshot(), eval_envs, args.eval_episodes, run.eval_seed, device)
             run.log_evaluation(global_step, eval_returns)

@@ -1,0 +1,96 @@
+"""a3c.py's workers: one Adam state shared by all of them, and no worker left behind, however the
+main process ends: Ctrl-C to the whole terminal, or a kill that gives it no chance to stop them."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+from conftest import ALGORITHMS_DIR, load_algorithm
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:  # it ended while we looked
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start(*args: str) -> subprocess.Popen:
+    """a3c.py in a session of its own, as from a terminal, once its workers are running."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", str(ALGORITHMS_DIR / "a3c.py"), "--num-workers", "2", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    for line in process.stdout:  # the first progress line: the workers are learning
+        if line.startswith("step"):
+            return process
+    raise AssertionError(f"a3c.py ended before its first progress line: {process.wait()}")
+
+
+def workers_of(process: subprocess.Popen) -> list[int]:
+    # spawn starts a resource tracker beside the workers; the workers are the children running a3c's code
+    return [pid for pid in children(process.pid) if "spawn_main" in open(f"/proc/{pid}/cmdline").read()]
+
+
+def wait_until_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.time() + seconds
+    while any(alive(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if alive(pid)]
+
+
+def test_ctrl_c_stops_every_worker_and_leaves_a_checkpoint():
+    run = start("--total-timesteps", "1000000", "--no-stop-when-solved", "--save-model")
+    workers = workers_of(run)
+    assert len(workers) == 2
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C does: every process of the terminal's group gets it
+    output = run.stdout.read()
+    assert run.wait(timeout=60) == 128 + signal.SIGINT, output
+    assert wait_until_gone(workers, 5) == []
+    checkpoint = torch.load(output.split("--resume ")[-1].strip(), weights_only=False)
+    assert checkpoint["algorithm"] == "a3c" and checkpoint["global_step"] > 0
+
+
+def test_workers_end_when_the_main_process_is_killed():
+    run = start("--total-timesteps", "1000000", "--no-stop-when-solved")
+    workers = workers_of(run)
+    assert len(workers) == 2
+    run.kill()  # SIGKILL: the main process cannot stop them
+    run.wait()
+    assert wait_until_gone(workers, 15) == []
+
+
+def test_the_workers_share_one_adam_state():
+    a3c = load_algorithm("a3c")
+    args = a3c.Args(seed=1, num_workers=2, num_envs=2, num_steps=8, total_timesteps=4_096, save_model=True)
+    summary = a3c.train(args)
+    checkpoint = torch.load(summary["model_path"], weights_only=False)
+    # every rollout of either worker ends in one step of the one optimizer: its count is theirs together
+    rollouts = checkpoint["global_step"] // (args.num_envs * args.num_steps)
+    assert checkpoint["global_step"] >= args.total_timesteps
+    states = checkpoint["optimizer"]["state"].values()
+    assert len(states) == len(checkpoint["agent"])  # one per parameter
+    assert all(state["step"] == rollouts for state in states)
