@@ -100,7 +100,7 @@ class Args:
     """the replay memory buffer size"""
     gamma: float = 0.99
     """the discount factor gamma"""
-    tau: float = 0.005
+    tau: float = 0.01
     """the target networks' update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
     batch_size: int = 128
     """the batch size of samples from the replay memory"""

@@ -38,7 +38,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 ROOT = Path(__file__).resolve().parents[1]
 
 # The return at which an environment counts as solved (gymnasium's reward_threshold where it has one).
-THRESHOLDS = {"CartPole-v1": 475, "Acrobot-v1": -100, "LunarLander-v3": 200, "MountainCar-v0": -110}
+THRESHOLDS = {"CartPole-v1": 475, "Acrobot-v1": -100, "LunarLander-v3": 200, "MountainCar-v0": -110, "Pendulum-v1": -200}
 
 # Arguments that differ from an algorithm's defaults (tuned for CartPole-v1), per environment.
 # These are the documented hyper-parameter sets that the results in RESULTS.md were measured with.
@@ -56,6 +56,9 @@ HYPERPARAMETERS = {
     ("actor_critic", "Acrobot-v1"): ["--total-timesteps", "1000000"],
     ("actor_critic", "MountainCar-v0"): ["--total-timesteps", "1000000"],
     ("actor_critic", "LunarLander-v3"): ["--total-timesteps", "3000000"],
+    **{(name, env_id): ["--total-timesteps", "1000000"]
+       for name in ("a2c", "a3c") for env_id in ("Acrobot-v1", "MountainCar-v0", "LunarLander-v3")},
+    ("a2c", "Pendulum-v1"): ["--total-timesteps", "500000"],
 }  # fmt: skip
 
 
