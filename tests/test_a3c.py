@@ -83,14 +83,22 @@ def test_workers_end_when_the_main_process_is_killed():
     assert wait_until_gone(workers, 15) == []
 
 
-def test_the_workers_share_one_adam_state():
+def test_the_workers_share_one_adam_state_also_after_a_resume():
     a3c = load_algorithm("a3c")
-    args = a3c.Args(seed=1, num_workers=2, num_envs=2, num_steps=8, total_timesteps=4_096, save_model=True)
-    summary = a3c.train(args)
-    checkpoint = torch.load(summary["model_path"], weights_only=False)
-    # every rollout of either worker ends in one step of the one optimizer: its count is theirs together
-    rollouts = checkpoint["global_step"] // (args.num_envs * args.num_steps)
-    assert checkpoint["global_step"] >= args.total_timesteps
-    states = checkpoint["optimizer"]["state"].values()
-    assert len(states) == len(checkpoint["agent"])  # one per parameter
-    assert all(state["step"] == rollouts for state in states)
+    settings = dict(seed=1, num_workers=2, num_envs=2, num_steps=8, save_model=True, stop_when_solved=False)
+
+    def optimizer_steps(summary, total_timesteps):
+        checkpoint = torch.load(summary["model_path"], weights_only=False)
+        # every rollout of either worker ends in one step of the one optimizer: its count is theirs together
+        rollouts = checkpoint["global_step"] // (settings["num_envs"] * settings["num_steps"])
+        assert checkpoint["global_step"] >= total_timesteps
+        states = checkpoint["optimizer"]["state"].values()
+        assert len(states) == len(checkpoint["agent"])  # one per parameter
+        assert all(state["step"] == rollouts for state in states)
+        return rollouts
+
+    first = a3c.train(a3c.Args(total_timesteps=2_048, **settings))
+    before = optimizer_steps(first, 2_048)
+    # the resumed workers step the checkpoint's Adam state on, shared again
+    resumed = a3c.train(a3c.Args(total_timesteps=4_096, resume=first["model_path"], **settings))
+    assert optimizer_steps(resumed, 4_096) > before
