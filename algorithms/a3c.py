@@ -36,7 +36,9 @@ worker's environments and network, not the interleaving.
 The main process starts the workers (spawned: each imports torch afresh, makes its own envs, and
 uses one thread), logs what they report, prints the progress, evaluates, writes checkpoints and
 stops them: at the end of the budget, when solved, on Ctrl-C or SIGTERM (after a checkpoint), and
-when it dies without a chance to (each worker exits once its parent process is gone).
+when it dies without a chance to (each worker exits once its parent process is gone). Its
+greedy check and evaluations play a copy of θ taken at once; a run that passes the check keeps
+that copy, not the θ the workers went on to move while it was played.
 
 Run:
     python algorithms/a3c.py --env-id CartPole-v1
@@ -432,9 +434,11 @@ def train(args: Args) -> dict:
             break
         run.progress(global_step)
         if run.solved_in_training:  # then solved if every episode of a greedy check is too
-            run.check(
-                evaluate(snapshot(), eval_envs, args.eval_episodes, run.check_seed, device), global_step
-            )
+            checked = snapshot()
+            run.check(evaluate(checked, eval_envs, args.eval_episodes, run.check_seed, device), global_step)
+            if run.solved:  # the run keeps θ as the check found it: the workers have moved it since
+                stop_workers(workers, stop, reports)
+                agent.load_state_dict(checked.state_dict())
         last = global_step >= args.total_timesteps or run.solved
         if last:  # then the steps the workers took before they heard it count too
             stop_workers(workers, stop, reports)
