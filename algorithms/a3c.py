@@ -374,13 +374,16 @@ def train(args: Args) -> dict:
     action_space = eval_envs.single_action_space
     agent = ActorCritic(obs_dim, action_space, args.hidden_size)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate)
-    learner = {
-        "agent": agent,
-        "optimizer": optimizer,
-    }  # what a checkpoint holds, and a resumed run takes back
+    # what a checkpoint holds, and a resumed run takes back
+    learner = {"agent": agent, "optimizer": optimizer}
     run.resume(learner, ())  # no envs to take back: the workers make theirs, and start new episodes
     agent.share_memory()
     share_adam_state(optimizer)
+
+    # ---- the workers ----
+    spawn = mp.get_context("spawn")  # a fresh interpreter each: forking a process that has threads is unsafe
+    lock, stop, reports = spawn.Lock(), spawn.Event(), spawn.Queue()
+    steps_done = spawn.Value("q", run.step)  # environment steps, all workers counted
     # what evaluations play: a copy of θ taken at once, while the workers go on moving it
     eval_agent = ActorCritic(obs_dim, action_space, args.hidden_size).to(device)
 
@@ -389,10 +392,6 @@ def train(args: Args) -> dict:
             eval_agent.load_state_dict(agent.state_dict())
         return eval_agent
 
-    # ---- the workers ----
-    spawn = mp.get_context("spawn")  # a fresh interpreter each: forking a process that has threads is unsafe
-    lock, stop, reports = spawn.Lock(), spawn.Event(), spawn.Queue()
-    steps_done = spawn.Value("q", run.step)  # environment steps, all workers counted
     workers = [
         spawn.Process(
             target=worker,
@@ -430,7 +429,8 @@ def train(args: Args) -> dict:
             else:
                 run.diverged = report[0]
         global_step = steps_done.value
-        if run.diverged or dead(workers):
+        failed = [rank for rank, process in enumerate(workers) if process.exitcode not in (None, 0)]
+        if run.diverged or failed:
             break
         run.progress(global_step)
         if run.solved_in_training:  # then solved if every episode of a greedy check is too
@@ -450,7 +450,12 @@ def train(args: Args) -> dict:
             if run.end_step(global_step, last, learner, ()):
                 break  # the last step, or the first after Ctrl-C or SIGTERM
     stop_workers(workers, stop, reports)
-    return run.finish(eval_envs)
+    summary = run.finish(eval_envs)
+    if failed:  # a worker that died of an error printed its traceback; the run cannot go on without it
+        raise SystemExit(
+            f"a3c.py: error: worker {failed[0]} died (exit status {workers[failed[0]].exitcode})"
+        )
+    return summary
 
 
 def receive(reports, wait: float = 0.05) -> list:
@@ -462,14 +467,6 @@ def receive(reports, wait: float = 0.05) -> list:
             received.append(reports.get_nowait())
     except queue.Empty:
         return received
-
-
-def dead(workers) -> bool:
-    """Whether a worker died of an error (it printed its traceback); the run cannot go on without it."""
-    failed = [process for process in workers if process.exitcode not in (None, 0)]
-    for process in failed:
-        print(f"a3c.py: error: worker {workers.index(process)} died (exit status {process.exitcode})")
-    return bool(failed)
 
 
 def stop_workers(workers, stop, reports):

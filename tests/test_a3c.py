@@ -7,8 +7,11 @@ import subprocess
 import sys
 import time
 
+import gymnasium as gym
+import pytest
 import torch
 from conftest import ALGORITHMS_DIR, load_algorithm
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
 
 def children(pid: int) -> list[int]:
@@ -102,3 +105,24 @@ def test_the_workers_share_one_adam_state_also_after_a_resume():
     # the resumed workers step the checkpoint's Adam state on, shared again
     resumed = a3c.train(a3c.Args(total_timesteps=4_096, resume=first["model_path"], **settings))
     assert optimizer_steps(resumed, 4_096) > before
+
+
+class BreaksAfterSomeSteps(CartPoleEnv):
+    """CartPole whose step raises after 300 steps of one copy: a worker that dies of an error."""
+
+    def step(self, action):
+        self.steps = getattr(self, "steps", 0) + 1
+        if self.steps > 300:
+            raise RuntimeError("the env broke")
+        return super().step(action)
+
+
+gym.register("BreaksAfterSomeSteps-v0", entry_point=BreaksAfterSomeSteps, max_episode_steps=500)
+
+
+def test_a_worker_that_dies_ends_the_run_with_an_error():
+    a3c = load_algorithm("a3c")
+    args = a3c.Args(env_id="BreaksAfterSomeSteps-v0", num_workers=2, num_envs=1, total_timesteps=100_000)
+    with pytest.raises(SystemExit) as ended:
+        a3c.train(args)
+    assert "a3c.py: error: worker" in str(ended.value.code) and "died" in str(ended.value.code)
