@@ -273,10 +273,8 @@ def train(args: Args) -> dict:
     agent = ActorCritic(obs_dim, action_space, args.hidden_size).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, fused=True)
     rollout = Rollout(args.num_steps, args.num_envs, obs_dim, action_space.shape, action_space.dtype)
-    learner = {
-        "agent": agent,
-        "optimizer": optimizer,
-    }  # what a checkpoint holds, and a resumed run takes back
+    # what a checkpoint holds, and a resumed run takes back
+    learner = {"agent": agent, "optimizer": optimizer}
 
     # ---- the training loop ----
     obs, _ = envs.reset(seed=args.seed)

@@ -56,8 +56,6 @@ HYPERPARAMETERS = {
     ("actor_critic", "Acrobot-v1"): ["--total-timesteps", "1000000"],
     ("actor_critic", "MountainCar-v0"): ["--total-timesteps", "1000000"],
     ("actor_critic", "LunarLander-v3"): ["--total-timesteps", "3000000"],
-    **{(name, env_id): ["--total-timesteps", "1000000"]
-       for name in ("a2c", "a3c") for env_id in ("Acrobot-v1", "MountainCar-v0", "LunarLander-v3")},
     ("a2c", "Pendulum-v1"): ["--total-timesteps", "500000"],
 }  # fmt: skip
 
