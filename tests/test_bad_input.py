@@ -80,6 +80,11 @@ class MultiBinaryActions(gym.Env):
 gym.register("MultiBinaryActions-v0", entry_point=MultiBinaryActions)
 
 
+def env_of(name: str) -> str:
+    """The env of a file's short run: one whose spaces it can handle."""
+    return SHORT_RUNS[name].get("env_id", "CartPole-v1")
+
+
 def assert_refused(algorithm, capsys, message, **args):
     with pytest.raises(SystemExit) as refused:
         algorithm.train(algorithm.Args(**args))
@@ -94,7 +99,7 @@ def assert_refused(algorithm, capsys, message, **args):
 @pytest.mark.parametrize(("args", "message"), CASES, ids=[message for _, message in CASES])
 def test_bad_argument(name, args, message, capsys):
     if "env_id" not in args:  # a file's flags are checked on an env it can run
-        args = {"env_id": SHORT_RUNS[name].get("env_id", "CartPole-v1")} | args
+        args = {"env_id": env_of(name)} | args
     assert_refused(load_algorithm(name), capsys, message, **args)
 
 
@@ -107,7 +112,7 @@ def test_an_env_whose_spaces_the_file_cannot_handle(name, capsys):
 @pytest.mark.parametrize("name", REPLAY_FILES)
 @pytest.mark.parametrize(("args", "message"), REPLAY_CASES, ids=[message for _, message in REPLAY_CASES])
 def test_bad_replay_argument(name, args, message, capsys):
-    args = {"env_id": SHORT_RUNS[name].get("env_id", "CartPole-v1")} | args
+    args = {"env_id": env_of(name)} | args
     assert_refused(load_algorithm(name), capsys, message, **args)
 
 
@@ -139,7 +144,7 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
     assert_refused(
         algorithm, capsys, f"the checkpoint is of {other}, not of {name}", resume=checkpoints[other]
     )
-    env_id = SHORT_RUNS[name].get("env_id", "CartPole-v1")
+    env_id = env_of(name)
     other_env = "MountainCarContinuous-v0" if name == "ddpg" else "Acrobot-v1"  # one the file can run
     assert_refused(
         algorithm,
