@@ -38,7 +38,13 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 ROOT = Path(__file__).resolve().parents[1]
 
 # The return at which an environment counts as solved (gymnasium's reward_threshold where it has one).
-THRESHOLDS = {"CartPole-v1": 475, "Acrobot-v1": -100, "LunarLander-v3": 200, "MountainCar-v0": -110, "Pendulum-v1": -200}
+THRESHOLDS = {
+    "CartPole-v1": 475,
+    "Acrobot-v1": -100,
+    "LunarLander-v3": 200,
+    "MountainCar-v0": -110,
+    "Pendulum-v1": -200,
+}
 
 # Arguments that differ from an algorithm's defaults (tuned for CartPole-v1), per environment.
 # These are the documented hyper-parameter sets that the results in RESULTS.md were measured with.
