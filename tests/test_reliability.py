@@ -98,7 +98,7 @@ def test_checkpoint_is_written_atomically(name, tmp_path):
 
 
 class RewardOverflow(gym.Wrapper):
-    """An env (CartPole) whose rewards become infinite after `after` steps: a run that goes wrong late."""
+    """An env (CartPole, unless told) whose rewards become infinite after `after` steps: a run that goes wrong late."""
 
     def __init__(self, after: int = 1_200, render_mode: str | None = None, env_id: str = "CartPole-v1"):
         super().__init__(gym.make(env_id, render_mode=render_mode))
