@@ -48,7 +48,7 @@ mean, for a Gaussian).
 
 Run:
     python algorithms/a2c.py --env-id CartPole-v1
-    python algorithms/a2c.py --env-id Pendulum-v1 --total-timesteps 1000000
+    python algorithms/a2c.py --env-id CartPole-v1 --gae-lambda 1    # the n-step return of the A3C paper
     tensorboard --logdir runs
 """
 
