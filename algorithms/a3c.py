@@ -289,8 +289,6 @@ def worker(
     worker 0 records the training videos.
     It reports to the main process through `reports`: ("episode", return, length) for each episode it
     ends, ("losses", {tag: value}) now and then, ("diverged", why) when its loss is not finite."""
-    import signal
-
     # Ctrl-C reaches every process of the terminal's group; the main process decides when workers stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)

@@ -328,9 +328,8 @@ def train(args: Args) -> dict:
     obs, _ = envs.reset(seed=args.seed)
     autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
     ou_noise = OrnsteinUhlenbeck((args.num_envs, action_dim))
-    envs, obs, autoreset, ou_noise = run.resume(
-        learner, (envs, obs, autoreset, ou_noise)
-    )  # as the checkpoint left them
+    # as the checkpoint left them
+    envs, obs, autoreset, ou_noise = run.resume(learner, (envs, obs, autoreset, ou_noise))
     num_iterations = args.total_timesteps // args.num_envs
     low, high = action_space.low, action_space.high
     for iteration in range(run.step // args.num_envs + 1, num_iterations + 1):
