@@ -169,6 +169,53 @@ def plot_values(env_id: str, results: list[dict], out_dir: Path, sweep: str) -> 
     return path
 
 
+def study(path: Path, out_dir: Path | None) -> list[str]:
+    """A tuning study written by tune.py: its trials best first (the finished before those stopped
+    early), and a plot of each hyper-parameter against the objective."""
+    trials = [json.loads(line) for line in path.read_text().splitlines()]
+    trials.sort(key=lambda t: (not t["stopped_early"], t["score"]), reverse=True)
+    searched = list(trials[0]["config"])
+    seeds = trials[0]["seeds"]
+    lines = [
+        f"| {' | '.join(f'`{flag}`' for flag in searched)} | final greedy eval, seeds {seeds} | score | trial |",
+        "|" + "---|" * (len(searched) + 3),
+    ]
+    for t in trials:
+        values = " | ".join(f"{t['config'][flag]:.4g}" for flag in searched)
+        finals = ", ".join(f"{f:.1f}" for f in t["finals"]) or "–"
+        state = f"stopped at {t['env_steps']:,} steps" if t["stopped_early"] else "finished"
+        lines.append(f"| {values} | {finals} | {t['score']:.1f} | {state} |")
+    if out_dir is None:
+        return lines
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(searched), figsize=(3 * len(searched), 3), sharey=True)
+    for ax, flag in zip(np.atleast_1d(axes), searched):
+        for stopped, marker in ((False, "o"), (True, "x")):
+            chosen = [t for t in trials if t["stopped_early"] == stopped]
+            label = "stopped early (score when stopped)" if stopped else "finished"
+            ax.scatter(
+                [t["config"][flag] for t in chosen], [t["score"] for t in chosen], marker=marker, label=label
+            )
+        values = [t["config"][flag] for t in trials]
+        if min(values) > 0 and max(values) / min(values) > 10:
+            ax.set_xscale("log")
+        ax.set_xlabel(flag)
+    np.atleast_1d(axes)[0].set_ylabel("score: mean final greedy eval")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.suptitle(f"{path.stem}: {len(trials)} trials", fontsize=9)
+    fig.tight_layout()
+    figure = out_dir / f"tune_{path.stem}.png"
+    fig.savefig(figure, dpi=100)
+    plt.close(fig)
+    return lines + [
+        f"\n![{path.stem}: each trial's settings against its score]({figure.relative_to(out_dir.parent)})"
+    ]
+
+
 def main():
     from run import THRESHOLDS
 
@@ -237,6 +284,21 @@ def main():
                 figures = plot(env_id, env_results, threshold, plots, sweep)
                 figures.append(plot_values(env_id, env_results, plots, sweep))
                 lines += [f"\n![{env_id}]({figure.relative_to(out.parent)})" for figure in figures if figure]
+    for path in sorted((BENCHMARKS / "results" / "tune").glob("*.jsonl")):
+        trials = [json.loads(line) for line in path.read_text().splitlines()]
+        lines += [
+            "",
+            f"# Tuning: {path.stem}",
+            "",
+            f"`{os.path.relpath(path, BENCHMARKS.parent)}`, produced by:",
+            "",
+            "```",
+        ]
+        lines += sorted({t["command"] for t in trials}) + ["```", ""]
+        notes = path.with_suffix(".md")
+        if notes.exists():
+            lines += [notes.read_text().strip(), ""]
+        lines += study(path, plots)
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
 

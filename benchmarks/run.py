@@ -16,6 +16,15 @@ before Python imports anything. What the run logged to tensorboard gives the res
 One JSON line per finished run is appended to `--out` as it finishes, learning curve included.
 A sweep that is stopped keeps what finished, and running the same command again skips the
 runs that are already there.
+
+The runs go to a pool of `--workers` threads on this machine, or with `--ray` to Ray
+(`pip install -e ".[sweep]"`): each run is then a Ray task of one CPU that launches the same
+process on whichever node has a CPU free, in a copy of this repository that Ray unpacks there,
+and returns its JSON line to this process, which writes it. Without `--address` (or
+`RAY_ADDRESS`) Ray starts inside this process and uses this machine's cores; with
+`--address auto` (on a cluster's head node) or `--address ray://host:10001` it uses a cluster:
+
+    python benchmarks/run.py --ray --algorithms dqn double_dqn --envs LunarLander-v3 --seeds 1 2 3
 """
 
 import argparse
@@ -100,11 +109,13 @@ def launch(command: list[str], work_dir: Path) -> tuple[dict, float]:
     return figures, launched
 
 
-def run_one(algorithm: str, env_id: str, seed: int, settings: list[str], work_dir: Path) -> dict:
-    """Launch one run, wait for it, and read what it logged."""
+def run_one(
+    algorithm: str, env_id: str, seed: int, settings: list[str], work_dir: Path, root: Path = ROOT
+) -> dict:
+    """Launch one run of the file in `root`/algorithms, wait for it, and read what it logged."""
     command = [
         sys.executable,
-        str(ROOT / "algorithms" / f"{algorithm}.py"),
+        str(root / "algorithms" / f"{algorithm}.py"),
         "--env-id",
         env_id,
         "--seed",
@@ -159,6 +170,31 @@ def read_run(run_dir: str, launch: float, threshold: float | None) -> dict:
     }
 
 
+def start_ray(address: str | None):
+    """Connect to the Ray cluster at `address` (None: RAY_ADDRESS, or else a Ray started in this
+    process), shipping this repository as the working directory of every task: tasks start in a
+    copy of it on their node, without what .gitignore leaves out (virtual environments, runs)."""
+    import ray  # the [sweep] extra; the local pool does without
+
+    # Ray runs its workers at niceness 15, and the runs they launch inherit it: beside anything at the
+    # usual priority (a local sweep, the tests) a run got a thirtieth of its speed. A Ray started here
+    # runs them at 0, as the local pool does; a cluster's nodes take the same variable at `ray start`.
+    os.environ.setdefault("RAY_worker_niceness", "0")
+    ray.init(
+        address=address,
+        runtime_env={"working_dir": str(ROOT), "excludes": [".git"]},
+        log_to_driver=False,  # the runs' output is in their logs, the progress lines here
+    )
+    return ray
+
+
+def run_on_ray(algorithm: str, env_id: str, seed: int, settings: list[str], stem: str, workers: int) -> dict:
+    """A Ray task: run_one in the copy of the repository that is this task's working directory."""
+    root = Path.cwd()
+    work_dir = root / "benchmarks" / "work" / stem / f"{algorithm}__{env_id}__{seed}"
+    return run_one(algorithm, env_id, seed, settings, work_dir, root) | {"machine": machine(workers)}
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -167,6 +203,12 @@ def main():
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="runs at a time (default: cores)")
+    parser.add_argument(
+        "--ray", action="store_true", help="run each run as a Ray task instead (one CPU each)"
+    )
+    parser.add_argument(
+        "--address", help="with --ray: the cluster's address (default: RAY_ADDRESS, or a local Ray)"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "results.jsonl"))
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: arguments passed to every run")
     opts = parser.parse_args()
@@ -192,17 +234,19 @@ def main():
                 settings = HYPERPARAMETERS.get((algorithm, env_id), []) + extra
                 if (algorithm, env_id, seed, " ".join(settings)) not in done:
                     jobs.append((algorithm, env_id, seed, settings))
+    if opts.address and not opts.ray:
+        parser.error("--address needs --ray")
+    if opts.ray:
+        ray = start_ray(opts.address)
+        opts.workers = int(ray.cluster_resources().get("CPU", 1))
     print(f"{len(jobs)} runs to do ({len(done)} already in {out}), {opts.workers} at a time")
 
     lock, finished, start = threading.Lock(), [0], time.time()
 
-    def job(spec):
-        algorithm, env_id, seed, settings = spec
-        work_dir = ROOT / "benchmarks" / "work" / out.stem / f"{algorithm}__{env_id}__{seed}"
-        result = run_one(algorithm, env_id, seed, settings, work_dir) | {
-            "machine": machine(opts.workers),
-            "command": " ".join(["python benchmarks/run.py", *sys.argv[1:]]),
-        }
+    def record(result: dict):
+        """Append a finished run's line to --out and print how it went."""
+        algorithm, env_id, seed = result["algorithm"], result["env_id"], result["seed"]
+        result["command"] = " ".join(["python benchmarks/run.py", *sys.argv[1:]])
         with lock:
             with open(out, "a") as f:
                 f.write(json.dumps(result) + "\n")
@@ -218,6 +262,19 @@ def main():
                 f"{algorithm} {env_id} seed {seed}: {outcome[0]}",
                 flush=True,
             )
+
+    if opts.ray:
+        remote = ray.remote(num_cpus=1)(run_on_ray)
+        pending = [remote.remote(*spec, out.stem, opts.workers) for spec in jobs]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            record(ray.get(ready[0]))
+        return
+
+    def job(spec):
+        algorithm, env_id, seed, settings = spec
+        work_dir = ROOT / "benchmarks" / "work" / out.stem / f"{algorithm}__{env_id}__{seed}"
+        record(run_one(algorithm, env_id, seed, settings, work_dir) | {"machine": machine(opts.workers)})
 
     with ThreadPoolExecutor(opts.workers) as pool:
         list(pool.map(job, jobs))

@@ -1,0 +1,230 @@
+"""Tune an algorithm's hyper-parameters on an environment: Ray Tune runs the trials, Optuna picks them.
+
+    pip install -e ".[sweep]"
+    python benchmarks/tune.py --algorithm dqn --env-id LunarLander-v3 --seeds 1 2 --trials 16
+    python benchmarks/report.py   # the study's table and plot in RESULTS.md
+
+A trial is one setting of the hyper-parameters in SEARCH_SPACES (flags of the algorithm file),
+which Optuna's TPE sampler draws in the light of the trials before it. The trial runs the file on
+each of `--seeds` in turn, exactly as benchmarks/run.py runs it (a process of its own, the
+environment's settings from run.py's HYPERPARAMETERS, then the trial's, then what follows `--`),
+with a greedy evaluation every `--eval-frequency` steps. Its objective is the mean over the seeds
+of the final greedy evaluation (10 episodes): the figure RESULTS.md reports.
+
+Bad trials stop early (ASHA). A trial reports each evaluation as its run logs it, as `score`: the
+mean of the seeds' final evaluations so far and the evaluation just logged, at `env_steps`, the
+steps of its finished runs counted as whole budgets plus the steps of the run under way. At
+env_steps of half a budget, one, two, four…, a trial whose score is in the lower half of those the
+other trials had there stops.
+
+Written: one JSON line per trial to --out (its settings, each seed's final evaluation, the score,
+whether it was stopped early, the finished runs' rows as run.py writes them); printed: the trials
+best first and the command line that reproduces the best. Each trial's runs keep their logs in
+the trial's directory under --storage-path.
+
+On a cluster, from the head node, with a storage path every node can write (NFS, or s3://…):
+
+    RAY_worker_niceness=0 ray start --head   # and `ray start --address HEAD:6379` on the others
+    python benchmarks/tune.py --address auto --storage-path /shared/tune --algorithm dqn ...
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import optuna
+import ray.cloudpickle
+import run
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+from run import HYPERPARAMETERS, ROOT, machine, run_one, start_ray
+
+# What Optuna may choose, per algorithm: flags of the algorithm file and their ranges.
+DQN_SPACE = {
+    "--learning-rate": tune.loguniform(1e-4, 2e-3),
+    "--tau": tune.loguniform(1e-3, 3e-2),
+    "--exploration-fraction": tune.uniform(0.01, 0.2),
+    "--batch-size": tune.choice([64, 128, 256]),
+    "--gamma": tune.choice([0.99, 0.995]),
+}
+SEARCH_SPACES = {name: DQN_SPACE for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn")}
+
+# The trials' processes import nothing from benchmarks/: run.py's functions travel with the trial.
+ray.cloudpickle.register_pickle_by_value(run)
+
+
+def flags(settings: list[str]) -> dict[str, str | None]:
+    """["--seed", "1", "--cuda"] as {"--seed": "1", "--cuda": None}."""
+    parsed = {}
+    for i, token in enumerate(settings):
+        if token.startswith("--"):
+            following = settings[i + 1] if i + 1 < len(settings) else "--"
+            parsed[token] = None if following.startswith("--") else following
+    return parsed
+
+
+def command_line(settings: dict[str, str | None]) -> list[str]:
+    return [part for flag, value in settings.items() for part in (flag, value) if part is not None]
+
+
+def evaluations(log: Path) -> list[tuple[int, float]]:
+    """The (step, mean return) of every greedy evaluation a run has printed so far."""
+    if not log.exists():
+        return []
+    found = []
+    for line in log.read_text().splitlines():
+        if "greedy evaluation" in line:  # "step    25,000  greedy evaluation 123.4 ± 5.6"
+            words = line.split()
+            found.append((int(words[1].replace(",", "")), float(words[4])))
+    return found
+
+
+def trial(config: dict, algorithm: str, env_id: str, seeds: list[int], settings: list[str], budget: int):
+    """One trial: the algorithm with the settings in `config` on each seed in turn, its evaluations
+    reported to Tune as the runs log them."""
+    root = Path.cwd()  # the copy of the repository that Ray unpacked for this trial
+    trial_dir = Path(tune.get_context().get_trial_dir())
+    command = command_line(flags(settings) | {flag: str(value) for flag, value in config.items()})
+    finals, rows = [], []
+    for done, seed in enumerate(seeds):
+        work_dir = trial_dir / f"seed_{seed}"
+        with ThreadPoolExecutor(1) as pool:
+            launched = pool.submit(run_one, algorithm, env_id, seed, command, work_dir, root)
+            reported = 0
+            while True:
+                finished = launched.done()  # before reading the log, so that its last lines are read
+                logged = evaluations(work_dir / "output.log")
+                for step, mean_return in logged[reported:]:
+                    # one at the budget's end is the run's final evaluation, reported with the run
+                    if step < budget:
+                        tune.report(
+                            {"score": np.mean([*finals, mean_return]), "env_steps": done * budget + step}
+                        )
+                reported = len(logged)
+                if finished:
+                    break
+                time.sleep(1.0)
+        row = launched.result()
+        if row["returncode"] != 0:
+            raise RuntimeError(f"seed {seed}: {row['error'].strip().splitlines()[-1]}")
+        finals.append(row["eval_mean"])
+        rows.append(row | {"machine": machine(1)})
+        # a finished run counts as its whole budget, however early it was solved
+        tune.report(
+            {"score": np.mean(finals), "env_steps": (done + 1) * budget, "finals": finals, "runs": rows}
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--algorithm", default="dqn", choices=sorted(SEARCH_SPACES))
+    parser.add_argument("--env-id", default="CartPole-v1")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--trials", type=int, default=16, help="how many settings to try")
+    parser.add_argument(
+        "--eval-frequency", type=int, help="steps between evaluations (default: a tenth of the budget)"
+    )
+    parser.add_argument("--sampler-seed", type=int, default=0, help="the seed of Optuna's sampler")
+    parser.add_argument("--address", help="the Ray cluster's address (default: RAY_ADDRESS, or a local Ray)")
+    parser.add_argument(
+        "--storage-path",
+        default=str(ROOT / "benchmarks" / "work" / "tune"),
+        help="where Tune keeps the trials' files; on a cluster, a path every node can write",
+    )
+    parser.add_argument("--out", help="default: benchmarks/results/tune/<algorithm>_<env-id>.jsonl")
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: arguments passed to every run")
+    opts = parser.parse_args()
+    extra = opts.extra[1:] if opts.extra[:1] == ["--"] else opts.extra
+    settings = command_line(flags(HYPERPARAMETERS.get((opts.algorithm, opts.env_id), []) + extra))
+    if "--total-timesteps" not in settings:
+        parser.error(f"run.py has no budget for {opts.algorithm} on {opts.env_id}: give one after --")
+    budget = int(flags(settings)["--total-timesteps"])
+    eval_frequency = opts.eval_frequency or budget // 10
+    settings += ["--eval-frequency", str(eval_frequency)]
+    out = Path(opts.out or ROOT / "benchmarks" / "results" / "tune" / f"{opts.algorithm}_{opts.env_id}.jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    start_ray(opts.address)
+    # Tune starts each trial in the trial's own directory; the runs are launched from the copy of
+    # the repository, where Ray starts its tasks without that variable
+    os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
+    trainable = tune.with_parameters(
+        trial,
+        algorithm=opts.algorithm,
+        env_id=opts.env_id,
+        seeds=opts.seeds,
+        settings=settings,
+        budget=budget,
+    )
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 1}),  # a run uses one thread (torch.set_num_threads(1))
+        param_space=SEARCH_SPACES[opts.algorithm],
+        tune_config=tune.TuneConfig(
+            metric="score",
+            mode="max",
+            search_alg=OptunaSearch(sampler=optuna.samplers.TPESampler(seed=opts.sampler_seed)),
+            scheduler=ASHAScheduler(
+                time_attr="env_steps",
+                max_t=budget * len(opts.seeds),
+                grace_period=budget // 2,
+                reduction_factor=2,
+            ),
+            num_samples=opts.trials,
+        ),
+        run_config=tune.RunConfig(
+            name=f"{opts.algorithm}_{opts.env_id}_{time.strftime('%Y%m%d-%H%M%S')}",
+            storage_path=opts.storage_path,
+            verbose=1,
+        ),
+    )
+    grid = tuner.fit()
+
+    trials = []
+    for result in grid:
+        if result.error:
+            print(f"trial {result.path}: {result.error}")
+            continue
+        last = result.metrics
+        trials.append({
+            "algorithm": opts.algorithm,
+            "env_id": opts.env_id,
+            "seeds": opts.seeds,
+            "settings": " ".join(settings),
+            "config": result.config,
+            "score": float(last["score"]),
+            "finals": last.get("finals", []),
+            "stopped_early": len(last.get("finals", [])) < len(opts.seeds),
+            "env_steps": int(last["env_steps"]),
+            "seconds": round(float(last["time_total_s"]), 1),
+            "runs": last.get("runs", []),
+            "command": " ".join(["python benchmarks/tune.py", *sys.argv[1:]]),
+        })  # fmt: skip
+    with open(out, "a") as f:
+        for row in trials:
+            f.write(json.dumps(row) + "\n")
+
+    trials.sort(key=lambda row: (not row["stopped_early"], row["score"]), reverse=True)
+    print(f"\n{len(trials)} trials (best first), written to {out}:")
+    for row in trials:
+        chosen = "  ".join(f"{flag} {value:.4g}" for flag, value in row["config"].items())
+        state = "stopped early" if row["stopped_early"] else "finished"
+        print(f"  score {row['score']:8.1f}  {state:<13}  {chosen}")
+    if trials and not trials[0]["stopped_early"]:
+        best = command_line(
+            flags(settings) | {flag: f"{value:.4g}" for flag, value in trials[0]["config"].items()}
+        )
+        print(
+            f"\nthe best, as a command:\n  python algorithms/{opts.algorithm}.py --env-id {opts.env_id} {' '.join(best)}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Sweeps and tuning on Ray (the [sweep] extra): a two-run sweep of benchmarks/run.py in Ray mode and a
+two-trial study of benchmarks/tune.py, each on a Ray started inside the command, with tiny budgets."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray.tune", reason="the [sweep] extra is not installed")
+pytest.importorskip("optuna", reason="the [sweep] extra is not installed")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import tune  # noqa: E402
+
+
+def launch(script: str, *arguments: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_a_sweep_in_ray_mode_writes_a_row_per_run_and_resumes(tmp_path):
+    out = tmp_path / "sweep.jsonl"
+    command = [
+        "--ray",
+        "--algorithms",
+        "dqn",
+        "--seeds",
+        "1",
+        "2",
+        "--out",
+        str(out),
+        "--",
+        "--total-timesteps",
+        "1500",
+    ]
+    launch("run.py", *command)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["seed"] for r in rows) == [1, 2]
+    for r in rows:
+        assert r["returncode"] == 0, r.get("error")
+        assert r["settings"] == "--total-timesteps 1500"
+        assert r["total_steps"] == 1500  # the final evaluation, at the end of the budget
+        assert np.isfinite(r["eval_mean"]) and r["curve"]
+        assert r["machine"]["workers"] >= 1 and "--ray" in r["command"]
+    # the same command again finds both runs done
+    assert "0 runs to do (2 already" in launch("run.py", *command)
+
+
+def test_a_two_trial_study_writes_each_trial_and_the_best_command(tmp_path):
+    out = tmp_path / "study.jsonl"
+    stdout = launch(
+        "tune.py", "--algorithm", "dqn", "--env-id", "CartPole-v1", "--seeds", "1", "2", "--trials", "2",
+        "--out", str(out), "--storage-path", str(tmp_path / "tune"), "--", "--total-timesteps", "1500",
+    )  # fmt: skip
+    trials = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(trials) == 2
+    assert trials[0]["config"] != trials[1]["config"]
+    finished = [t for t in trials if not t["stopped_early"]]
+    # ASHA lets the first trial to reach each of its milestones go on, so one at least finishes
+    assert finished
+    for t in trials:
+        assert set(t["config"]) == set(tune.SEARCH_SPACES["dqn"])
+        assert t["settings"] == "--total-timesteps 1500 --eval-frequency 150"
+    for t in finished:
+        assert t["env_steps"] == 2 * 1500
+        assert [r["seed"] for r in t["runs"]] == [1, 2]
+        # the runs were launched with the trial's settings, and their final evaluations make its score
+        for flag, value in t["config"].items():
+            assert f"{flag} {value}" in t["runs"][0]["settings"]
+        assert t["finals"] == [r["eval_mean"] for r in t["runs"]]
+        assert t["score"] == pytest.approx(np.mean(t["finals"]))
+    best = max(finished, key=lambda t: t["score"])
+    assert "python algorithms/dqn.py --env-id CartPole-v1 --total-timesteps 1500" in stdout
+    assert f"--batch-size {best['config']['--batch-size']}" in stdout.split("the best, as a command:")[1]
+
+
+def test_flags_read_a_command_line_as_run_py_writes_it():
+    settings = ["--total-timesteps", "500", "--cuda", "--learning-rate", "1e-3", "--gamma", "-1"]
+    assert tune.flags(settings) == {
+        "--total-timesteps": "500",
+        "--cuda": None,
+        "--learning-rate": "1e-3",
+        "--gamma": "-1",
+    }
+    assert tune.command_line(tune.flags(settings)) == settings
+    # a later flag replaces an earlier one, as the trial's settings replace the environment's
+    assert tune.flags(["--tau", "0.1", "--tau", "0.2"]) == {"--tau": "0.2"}
+
+
+def test_evaluations_are_read_from_a_run_s_output(tmp_path):
+    log = tmp_path / "output.log"
+    log.write_text(
+        "step     1,000  return (last 10)    21.0  ε 0.05  SPS 1,234\n"
+        "step     1,500  greedy evaluation 123.4 ± 5.6\n"
+        "step     3,000  greedy evaluation -20.5 ± 1.0\n"
+    )
+    assert tune.evaluations(log) == [(1500, 123.4), (3000, -20.5)]
+    assert tune.evaluations(tmp_path / "not yet written.log") == []
