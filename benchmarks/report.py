@@ -188,23 +188,26 @@ def study(path: Path, out_dir: Path | None) -> list[str]:
     if out_dir is None:
         return lines
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # a trial that falls apart scores hundreds below zero: drawn at a floor, the good ones stay legible
+    floor = -300
     fig, axes = plt.subplots(1, len(searched), figsize=(3 * len(searched), 3), sharey=True)
     for ax, flag in zip(np.atleast_1d(axes), searched):
         for stopped, marker in ((False, "o"), (True, "x")):
             chosen = [t for t in trials if t["stopped_early"] == stopped]
             label = "stopped early (score when stopped)" if stopped else "finished"
-            ax.scatter(
-                [t["config"][flag] for t in chosen], [t["score"] for t in chosen], marker=marker, label=label
-            )
+            scores = np.maximum([t["score"] for t in chosen], floor)
+            ax.scatter([t["config"][flag] for t in chosen], scores, marker=marker, label=label)
         values = [t["config"][flag] for t in trials]
         if min(values) > 0 and max(values) / min(values) > 10:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(flag)
-    np.atleast_1d(axes)[0].set_ylabel("score: mean final greedy eval")
+    np.atleast_1d(axes)[0].set_ylabel(f"score: mean final greedy eval\n(below {floor}: drawn at {floor})")
     np.atleast_1d(axes)[0].legend(fontsize=7)
     fig.suptitle(f"{path.stem}: {len(trials)} trials", fontsize=9)
     fig.tight_layout()

@@ -115,9 +115,15 @@ def trial(config: dict, algorithm: str, env_id: str, seeds: list[int], settings:
             raise RuntimeError(f"seed {seed}: {row['error'].strip().splitlines()[-1]}")
         finals.append(row["eval_mean"])
         rows.append(row | {"machine": machine(1)})
-        # a finished run counts as its whole budget, however early it was solved
+        # a finished run counts as its whole budget, however early it was solved; its row travels as
+        # text, which Tune's loggers pass over (they would try to chart a list of dicts)
         tune.report(
-            {"score": np.mean(finals), "env_steps": (done + 1) * budget, "finals": finals, "runs": rows}
+            {
+                "score": np.mean(finals),
+                "env_steps": (done + 1) * budget,
+                "finals": finals,
+                "runs": json.dumps(rows),
+            }
         )
 
 
@@ -204,7 +210,7 @@ def main():
             "stopped_early": len(last.get("finals", [])) < len(opts.seeds),
             "env_steps": int(last["env_steps"]),
             "seconds": round(float(last["time_total_s"]), 1),
-            "runs": last.get("runs", []),
+            "runs": json.loads(last.get("runs", "[]")),
             "command": " ".join(["python benchmarks/tune.py", *sys.argv[1:]]),
         })  # fmt: skip
     with open(out, "a") as f:
