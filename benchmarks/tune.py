@@ -159,8 +159,8 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
 
     start_ray(opts.address)
-    # Tune starts each trial in the trial's own directory; the runs are launched from the copy of
-    # the repository, where Ray starts its tasks without that variable
+    # Tune would start each trial in a directory of its own; with this, a trial starts in the copy of
+    # the repository that Ray unpacked, from which it launches its runs
     os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
     trainable = tune.with_parameters(
         trial,
