@@ -30,19 +30,7 @@ def launch(script: str, *arguments: str) -> str:
 
 def test_a_sweep_in_ray_mode_writes_a_row_per_run_and_resumes(tmp_path):
     out = tmp_path / "sweep.jsonl"
-    command = [
-        "--ray",
-        "--algorithms",
-        "dqn",
-        "--seeds",
-        "1",
-        "2",
-        "--out",
-        str(out),
-        "--",
-        "--total-timesteps",
-        "1500",
-    ]
+    command = ["--ray", "--algorithms", "dqn", "--seeds", "1", "2", "--out", str(out), "--", "--total-timesteps", "1500"]  # fmt: skip
     launch("run.py", *command)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["seed"] for r in rows) == [1, 2]
