@@ -6,10 +6,11 @@
 
 A trial is one setting of the hyper-parameters in SEARCH_SPACES (flags of the algorithm file),
 which Optuna's TPE sampler draws in the light of the trials before it. The trial runs the file on
-each of `--seeds` in turn, exactly as benchmarks/run.py runs it (a process of its own, the
-environment's settings from run.py's HYPERPARAMETERS, then the trial's, then what follows `--`),
-with a greedy evaluation every `--eval-frequency` steps. Its objective is the mean over the seeds
-of the final greedy evaluation (10 episodes): the figure RESULTS.md reports.
+each of `--seeds` in turn, exactly as benchmarks/run.py runs it (a process of its own, with the
+environment's settings from run.py's HYPERPARAMETERS and what follows `--`, the trial's values in
+place of theirs), with a greedy evaluation every `--eval-frequency` steps. Its objective is the
+mean over the seeds of the final greedy evaluation (10 episodes): the figure RESULTS.md reports.
+Two seeds are cheap but blind to a failure one seed in ten has (RESULTS.md, the LunarLander study).
 
 Bad trials stop early (ASHA). A trial reports each evaluation as its run logs it, as `score`: the
 mean of the seeds' final evaluations so far and the evaluation just logged, at `env_steps`, the
@@ -24,7 +25,7 @@ the trial's directory under --storage-path.
 
 On a cluster, from the head node, with a storage path every node can write (NFS, or s3://…):
 
-    RAY_worker_niceness=0 ray start --head   # and `ray start --address HEAD:6379` on the others
+    RAY_worker_niceness=0 ray start --head   # the others: the same with --address HEAD:6379
     python benchmarks/tune.py --address auto --storage-path /shared/tune --algorithm dqn ...
 """
 
