@@ -169,11 +169,10 @@ def plot_values(env_id: str, results: list[dict], out_dir: Path, sweep: str) -> 
     return path
 
 
-def study(path: Path, out_dir: Path | None) -> list[str]:
+def study(name: str, trials: list[dict], out_dir: Path | None) -> list[str]:
     """A tuning study written by tune.py: its trials best first (the finished before those stopped
     early), and a plot of each hyper-parameter against the objective."""
-    trials = [json.loads(line) for line in path.read_text().splitlines()]
-    trials.sort(key=lambda t: (not t["stopped_early"], t["score"]), reverse=True)
+    trials = sorted(trials, key=lambda t: (not t["stopped_early"], t["score"]), reverse=True)
     searched = list(trials[0]["config"])
     seeds = trials[0]["seeds"]
     lines = [
@@ -209,13 +208,13 @@ def study(path: Path, out_dir: Path | None) -> list[str]:
         ax.set_xlabel(flag)
     np.atleast_1d(axes)[0].set_ylabel(f"score: mean final greedy eval\n(below {floor}: drawn at {floor})")
     np.atleast_1d(axes)[0].legend(fontsize=7)
-    fig.suptitle(f"{path.stem}: {len(trials)} trials", fontsize=9)
+    fig.suptitle(f"{name}: {len(trials)} trials", fontsize=9)
     fig.tight_layout()
-    figure = out_dir / f"tune_{path.stem}.png"
+    figure = out_dir / f"tune_{name}.png"
     fig.savefig(figure, dpi=100)
     plt.close(fig)
     return lines + [
-        f"\n![{path.stem}: each trial's settings against its score]({figure.relative_to(out_dir.parent)})"
+        f"\n![{name}: each trial's settings against its score]({figure.relative_to(out_dir.parent)})"
     ]
 
 
@@ -301,7 +300,7 @@ def main():
         notes = path.with_suffix(".md")
         if notes.exists():
             lines += [notes.read_text().strip(), ""]
-        lines += study(path, plots)
+        lines += study(path.stem, trials, plots)
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
 
