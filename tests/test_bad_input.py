@@ -43,11 +43,13 @@ REPLAY_CASES = [
     ),
     ({"tau": 2.0}, "--tau must be in (0, 1], not 2.0"),
 ]
-REPLAY_FILES = [name for name in SHORT_RUNS if name.endswith("dqn")] + ["ddpg"]
+REPLAY_FILES = [name for name in SHORT_RUNS if name.endswith("dqn")] + ["c51", "ddpg"]
 # and the bounds of each file's own arguments
 OWN_CASES = [
     ("per_dqn", {"beta_start": 2.0}, "--beta-start must be in [0, 1], not 2.0"),
     ("per_dqn", {"alpha": -0.5}, "--alpha must be in [0, 1], not -0.5"),
+    ("c51", {"n_atoms": 1}, "--n-atoms must be in [2, inf), not 1"),
+    ("c51", {"v_min": 10.0, "v_max": 10.0}, "--v-min 10.0 must be smaller than --v-max 10.0"),
     ("actor_critic", {"ent_coef": -1.0}, "--ent-coef must be in [0, inf), not -1.0"),
     ("actor_critic", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
     ("reinforce", {"value_learning_rate": -1.0}, "--value-learning-rate must be positive, not -1.0"),
@@ -63,7 +65,7 @@ OWN_CASES = [
     ("ddpg", {"exploration_noise": -0.1}, "--exploration-noise must be in [0, inf), not -0.1"),
     ("ddpg", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
 ]
-for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn"):  # the ε-greedy files
+for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51"):  # the ε-greedy files
     OWN_CASES += [
         (name, {"end_e": -0.1}, "--end-e must be in [0, 1], not -0.1"),
         (name, {"exploration_fraction": 0.0}, "--exploration-fraction must be in (0, 1], not 0.0"),

@@ -23,6 +23,7 @@ LONG_RUNS = {
     "double_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
     "dueling_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
     "per_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
+    "c51": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
     "reinforce": (["--total-timesteps", "8000", "--num-envs", "4"], 2_000),
     "actor_critic": (["--total-timesteps", "24000", "--num-envs", "16"], 6_000),
     "a2c": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),

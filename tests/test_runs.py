@@ -26,6 +26,7 @@ ALGORITHM_TAGS = {
     "double_dqn": DQN_TAGS,
     "dueling_dqn": DQN_TAGS,
     "per_dqn": DQN_TAGS | {"charts/beta"},
+    "c51": DQN_TAGS - {"losses/td_loss"} | {"losses/loss"},
     "reinforce": {"losses/policy_loss", "losses/value_loss"},
     "actor_critic": {"losses/actor_loss", "losses/critic_loss", "losses/entropy"},
     "a2c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
