@@ -31,6 +31,9 @@ SHORT_RUNS = {
     ),
 }
 
+# The files that learn from a replay buffer: those whose short run says when learning starts.
+REPLAY_FILES = [name for name, args in SHORT_RUNS.items() if "learning_starts" in args]
+
 # The files whose plumbing is their own, each tested by a test file of its own: dqn_jax.py trains many
 # agents in one JAX program, with a run directory each, and has no torch checkpoint to resume from.
 OWN_PLUMBING = {"dqn_jax": "test_dqn_jax.py"}

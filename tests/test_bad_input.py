@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
-from conftest import ALGORITHMS_DIR, SHORT_RUNS, WRONG_ENV, load_algorithm
+from conftest import ALGORITHMS_DIR, REPLAY_FILES, SHORT_RUNS, WRONG_ENV, load_algorithm
 
 # (arguments, what the error line must say), for every file
 CASES = [
@@ -43,7 +43,6 @@ REPLAY_CASES = [
     ),
     ({"tau": 2.0}, "--tau must be in (0, 1], not 2.0"),
 ]
-REPLAY_FILES = [name for name in SHORT_RUNS if name.endswith("dqn")] + ["c51", "ddpg"]
 # and the bounds of each file's own arguments
 OWN_CASES = [
     ("per_dqn", {"beta_start": 2.0}, "--beta-start must be in [0, 1], not 2.0"),

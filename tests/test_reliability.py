@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import ACTING_NETWORK, ALGORITHMS_DIR, DETERMINISTIC, SHORT_RUNS, load_algorithm
+from conftest import ACTING_NETWORK, ALGORITHMS_DIR, DETERMINISTIC, REPLAY_FILES, SHORT_RUNS, load_algorithm
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -98,21 +98,30 @@ def test_checkpoint_is_written_atomically(name, tmp_path):
     assert torch.equal(torch.load(path)["weights"], torch.ones(3))
 
 
-class RewardOverflow(gym.Wrapper):
-    """An env (CartPole, unless told) whose rewards become infinite after `after` steps: a run that goes wrong late."""
+class Overflow(gym.Wrapper):
+    """An env (CartPole, unless told) whose rewards, or with `observations` whose observations, become
+    infinite after `after` steps: a run that goes wrong late."""
 
-    def __init__(self, after: int = 1_200, render_mode: str | None = None, env_id: str = "CartPole-v1"):
+    def __init__(self, after=1_200, render_mode=None, env_id="CartPole-v1", observations=False):
         super().__init__(gym.make(env_id, render_mode=render_mode))
-        self.steps, self.after = 0, after
+        self.steps, self.after, self.observations = 0, after, observations
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.steps += 1
-        return obs, np.inf if self.steps > self.after else reward, terminated, truncated, info
+        if self.steps > self.after:
+            obs, reward = (np.full_like(obs, np.inf), reward) if self.observations else (obs, np.inf)
+        return obs, reward, terminated, truncated, info
 
 
-gym.register("RewardOverflow-v0", entry_point=RewardOverflow, max_episode_steps=500)
-gym.register("PendulumRewardOverflow-v0", entry_point=RewardOverflow, kwargs={"env_id": "Pendulum-v1"})
+gym.register("RewardOverflow-v0", entry_point=Overflow, max_episode_steps=500)
+gym.register("PendulumRewardOverflow-v0", entry_point=Overflow, kwargs={"env_id": "Pendulum-v1"})
+gym.register(
+    "ObservationOverflow-v0", entry_point=Overflow, max_episode_steps=500, kwargs={"observations": True}
+)
+# c51 clips its targets to [v_min, v_max], so that infinite rewards cannot make its loss overflow;
+# infinite observations can
+OVERFLOW_ENV = {"ddpg": "PendulumRewardOverflow-v0", "c51": "ObservationOverflow-v0"}
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)
@@ -121,7 +130,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(name, 
     settings = SHORT_RUNS[name] | dict(total_timesteps=20_000, checkpoint_frequency=512)
     if "learning_starts" in settings:
         settings["learning_starts"] = 200
-    settings["env_id"] = "PendulumRewardOverflow-v0" if name == "ddpg" else "RewardOverflow-v0"
+    settings["env_id"] = OVERFLOW_ENV.get(name, "RewardOverflow-v0")
     with pytest.raises(SystemExit) as stopped:
         algorithm.train(algorithm.Args(seed=1, **settings))
     assert stopped.value.code == 1
@@ -164,7 +173,7 @@ gym.register("Pendulum700-v0", entry_point=PendulumStopped, max_episode_steps=20
 def test_a_run_cut_just_before_it_is_solved_resumes_to_the_same_end(name):
     algorithm = load_algorithm(name)
     settings = dict(env_id="Pendulum700-v0" if name == "ddpg" else "CartPole150-v0", seed=1, save_model=True)
-    if name.endswith("dqn") or name == "ddpg":
+    if name in REPLAY_FILES:
         settings |= dict(save_buffer=True)
 
     StopsTheRunAtStep.stop_at = None
