@@ -54,7 +54,7 @@ DQN_SPACE = {
     "--batch-size": tune.choice([64, 128, 256]),
     "--gamma": tune.choice([0.99, 0.995]),
 }
-SEARCH_SPACES = {name: DQN_SPACE for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn")}
+SEARCH_SPACES = {name: DQN_SPACE for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51")}
 
 # The trials' processes import nothing from benchmarks/: run.py's functions travel with the trial.
 ray.cloudpickle.register_pickle_by_value(run)
