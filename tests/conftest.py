@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+import torch
 
 ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
 
@@ -18,7 +19,9 @@ SHORT_RUNS = {
     "double_dqn": DQN_SHORT_RUN,
     "dueling_dqn": DQN_SHORT_RUN,
     "per_dqn": DQN_SHORT_RUN,
+    "noisy_dqn": DQN_SHORT_RUN,
     "c51": DQN_SHORT_RUN,
+    "rainbow": DQN_SHORT_RUN,
     "reinforce": dict(total_timesteps=2_000, num_envs=4, eval_frequency=1_000, eval_episodes=2),
     "actor_critic": dict(total_timesteps=2_048, num_envs=8, eval_frequency=1_024, eval_episodes=2),
     "a2c": dict(total_timesteps=2_048, num_envs=4, num_steps=8, eval_frequency=1_024, eval_episodes=2),
@@ -46,7 +49,13 @@ ACTING_NETWORK = {
     "double_dqn": ("q_network", "QNetwork", CARTPOLE),
     "dueling_dqn": ("q_network", "QNetwork", CARTPOLE),
     "per_dqn": ("q_network", "QNetwork", CARTPOLE),
+    "noisy_dqn": ("q_network", "QNetwork", CARTPOLE | dict(sigma_0=0.5)),
     "c51": ("q_network", "QNetwork", CARTPOLE | dict(n_atoms=51, v_min=-100.0, v_max=100.0)),
+    "rainbow": (
+        "q_network",
+        "QNetwork",
+        CARTPOLE | dict(dueling=True, noisy=True, sigma_0=0.5, atoms=torch.linspace(-100.0, 100.0, 51)),
+    ),
     "reinforce": ("policy", "Policy", CARTPOLE),
     "actor_critic": ("actor", "Actor", CARTPOLE),
     "a2c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),

@@ -47,6 +47,10 @@ REPLAY_CASES = [
 OWN_CASES = [
     ("per_dqn", {"beta_start": 2.0}, "--beta-start must be in [0, 1], not 2.0"),
     ("per_dqn", {"alpha": -0.5}, "--alpha must be in [0, 1], not -0.5"),
+    ("noisy_dqn", {"sigma_0": -0.5}, "--sigma-0 must be in [0, inf), not -0.5"),
+    ("noisy_dqn", {"sigma_learning_rate": 0.0}, "--sigma-learning-rate must be positive, not 0.0"),
+    ("rainbow", {"n_step": 0}, "--n-step must be positive, not 0"),
+    ("rainbow", {"v_min": 10.0, "v_max": -10.0}, "--v-min 10.0 must be smaller than --v-max -10.0"),
     ("c51", {"n_atoms": 1}, "--n-atoms must be in [2, inf), not 1"),
     ("c51", {"v_min": 10.0, "v_max": 10.0}, "--v-min 10.0 must be smaller than --v-max 10.0"),
     ("actor_critic", {"ent_coef": -1.0}, "--ent-coef must be in [0, inf), not -1.0"),
@@ -64,7 +68,7 @@ OWN_CASES = [
     ("ddpg", {"exploration_noise": -0.1}, "--exploration-noise must be in [0, inf), not -0.1"),
     ("ddpg", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
 ]
-for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51"):  # the ε-greedy files
+for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51", "rainbow"):  # the files with ε-greedy
     OWN_CASES += [
         (name, {"end_e": -0.1}, "--end-e must be in [0, 1], not -0.1"),
         (name, {"exploration_fraction": 0.0}, "--exploration-fraction must be in (0, 1], not 0.0"),

@@ -18,12 +18,12 @@ from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 # Runs long enough to be stopped in the middle of learning, and the step after which to stop them.
+DQN_LONG_RUN = (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000)
 LONG_RUNS = {
-    "dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
-    "double_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
-    "dueling_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
-    "per_dqn": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
-    "c51": (["--total-timesteps", "4000", "--learning-starts", "500", "--save-buffer"], 1_000),
+    **{
+        name: DQN_LONG_RUN
+        for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "noisy_dqn", "c51", "rainbow")
+    },
     "reinforce": (["--total-timesteps", "8000", "--num-envs", "4"], 2_000),
     "actor_critic": (["--total-timesteps", "24000", "--num-envs", "16"], 6_000),
     "a2c": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),
@@ -119,9 +119,11 @@ gym.register("PendulumRewardOverflow-v0", entry_point=Overflow, kwargs={"env_id"
 gym.register(
     "ObservationOverflow-v0", entry_point=Overflow, max_episode_steps=500, kwargs={"observations": True}
 )
-# c51 clips its targets to [v_min, v_max], so that infinite rewards cannot make its loss overflow;
-# infinite observations can
-OVERFLOW_ENV = {"ddpg": "PendulumRewardOverflow-v0", "c51": "ObservationOverflow-v0"}
+# c51 and rainbow clip their targets to [v_min, v_max], so that infinite rewards cannot make their loss
+# overflow; infinite observations can
+OVERFLOW_ENV = {"ddpg": "PendulumRewardOverflow-v0"} | dict.fromkeys(
+    ["c51", "rainbow"], "ObservationOverflow-v0"
+)
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)

@@ -26,6 +26,11 @@ ALGORITHM_TAGS = {
     "double_dqn": DQN_TAGS,
     "dueling_dqn": DQN_TAGS,
     "per_dqn": DQN_TAGS | {"charts/beta"},
+    # one mean |σ| per noisy layer, named by its place in QNetwork.network
+    "noisy_dqn": DQN_TAGS - {"charts/epsilon"} | {"charts/noise_sigma/2", "charts/noise_sigma/4"},
+    "rainbow": DQN_TAGS - {"losses/td_loss"}
+    | {"losses/loss", "charts/beta"}
+    | {f"charts/noise_sigma/{stream}.{layer}" for stream in ("advantage", "value") for layer in (0, 2)},
     "c51": DQN_TAGS - {"losses/td_loss"} | {"losses/loss"},
     "reinforce": {"losses/policy_loss", "losses/value_loss"},
     "actor_critic": {"losses/actor_loss", "losses/critic_loss", "losses/entropy"},

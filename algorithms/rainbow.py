@@ -1,0 +1,928 @@
+"""Rainbow: DQN with six of its extensions, each of which can be switched off.
+
+Hessel, Modayil, van Hasselt, Schaul, Ostrovski, Dabney, Horgan, Piot, Azar & Silver, "Rainbow:
+Combining improvements in deep reinforcement learning", AAAI 2018.
+
+Rainbow is dqn.py with the extensions that the family's other files add one at a time, all in one
+agent. Each has a flag that switches it off, as in the paper's ablations, and with all six off
+this file runs dqn.py's run, draw for draw (tests/test_rainbow.py checks it):
+
+    --no-double            a* = argmax_a' Q_θ⁻(s', a') as dqn.py, not argmax_a' Q_θ(s', a') (double_dqn.py)
+    --no-prioritized       uniform replay (dqn.py), not replay by priority (per_dqn.py)
+    --no-dueling           one stream (dqn.py), not a value and an advantage stream (dueling_dqn.py)
+    --n-step 1             one-step targets (dqn.py), not n-step returns (below)
+    --no-noisy             ε-greedy and plain layers (dqn.py), not noisy layers (noisy_dqn.py)
+    --no-distributional    Q and the Huber loss (dqn.py), not the distribution on atoms (c51.py)
+
+Multi-step returns, the one extension without a file of its own: the target looks n steps ahead
+before it bootstraps, which carries a reward back n steps per update instead of one,
+
+    R = Σ_{k=0}^{m−1} γ^k r_{t+k},   g = γ^m (1 − d),   y = R + g Q_θ⁻(s_{t+m}, a*)
+
+with m = n, except at the end of an episode: the sum never runs into the next episode. When the
+episode ends at step t + m < t + n, the transition takes the m steps it has; a termination
+(d = 1) leaves nothing to bootstrap from, a truncation bootstraps from the state where the
+episode was cut, with γ^m. The last n − 1 transitions of every episode are stored so, shorter,
+not dropped. The replay buffer stores (s, a, R, s', g): with n = 1, g = γ (1 − d) and y is dqn.py's.
+
+Put together, in the code's symbols: the network puts out `n_atoms` logits per action, the value
+stream's and the advantage stream's joined as in dueling_dqn.py, atom by atom,
+
+    logits(s, a) = V(s) + A(s, a) − mean_a' A(s, a'),   p(s, a) = softmax over the atoms,   Q = Σ_i z_i p_i
+
+its last two layers in each stream noisy, with fresh noise for each action and each update. The
+online network chooses a* for s', the target network gives its distribution, and c51.py's
+projection, with T z_j = R + g z_j, gives the target m. The loss of transition i is the
+cross-entropy, weighted by prioritized replay's importance weight, and is its new priority:
+
+    L_i = − Σ_j m_j log p_j(s_i, a_i),   L(θ) = mean over the batch of w_i L_i,   p_i ← L_i + ε
+
+Without the distribution (`--no-distributional`) there is one output per action, Q itself, L_i
+is the Huber loss of y − Q(s_i, a_i), and it is the priority too (per_dqn.py uses |δ|).
+
+Run:
+    python algorithms/rainbow.py --env-id CartPole-v1
+    python algorithms/rainbow.py --env-id CartPole-v1 --no-noisy --no-distributional   # an ablation
+    tensorboard --logdir runs
+"""
+
+import functools
+import math
+import operator
+import os
+import random
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, train on the GPU when there is one"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "refrl"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """if toggled, record videos of the agent into the `videos` folder"""
+    save_model: bool = False
+    """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
+    env_id: str = "CartPole-v1"
+    """the id of the environment (discrete actions)"""
+    # A run stops once solved, so the budget is set for the slow runs. On CartPole a run's returns
+    # can sit at 100-200 for tens of thousands of steps after ε reaches 0: the cart drifts off the
+    # track some hundred steps after the start, and Q learns of that failure only as fast as the
+    # target network lets it look ahead, about one step further every 1/τ updates (200 steps).
+    # With 40,000, 16 of the family's 80 runs on seeds 1-20 had not solved; with 100,000, 79 have.
+    total_timesteps: int = 100_000
+    """total environment steps of the experiment, all environments counted"""
+    num_envs: int = 1
+    """the number of parallel game environments"""
+    eval_episodes: int = 10
+    """the number of greedy episodes of each evaluation"""
+    eval_frequency: int = 0
+    """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    stop_when_solved: bool = True
+    """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
+    checkpoint_frequency: int = 0
+    """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint, with the same arguments"""
+    save_buffer: bool = False
+    """if toggled, checkpoints hold the replay buffer too, so that a resumed run continues exactly"""
+
+    # Algorithm specific arguments
+    learning_rate: float = 2e-3
+    """the learning rate of the optimizer"""
+    buffer_size: int = 50_000
+    """the replay memory buffer size"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 0.02
+    """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
+    batch_size: int = 128
+    """the batch size of samples from the replay memory"""
+    hidden_size: int = 128
+    """the width of the hidden layers of the Q-network"""
+    learning_starts: int = 1_000
+    """learning starts once the replay buffer holds more than this many transitions"""
+    train_frequency: int = 4
+    """do one gradient step every this many vector-environment steps"""
+
+    # The components: each is on, as in the paper; --no-<name> switches it off.
+    double: bool = True
+    """choose a* with the online network and value it with the target network (double_dqn.py)"""
+    prioritized: bool = True
+    """replay transitions in proportion to their loss (per_dqn.py); without it, uniformly"""
+    dueling: bool = True
+    """a value and an advantage stream (dueling_dqn.py); without it, one stream"""
+    n_step: int = 3
+    """n, the steps of the multi-step return; 1 gives one-step targets"""
+    noisy: bool = True
+    """explore with noisy layers (noisy_dqn.py); without them, ε-greedy"""
+    distributional: bool = True
+    """learn the distribution of the return on atoms (c51.py); without it, Q and the Huber loss"""
+
+    # prioritized replay (per_dqn.py)
+    alpha: float = 0.6
+    """how strongly priorities shape sampling, P(i) ∝ p_i^α: 0 is uniform, 1 fully by priority"""
+    beta_start: float = 0.4
+    """the importance-sampling exponent β at the start, annealed linearly to 1 at the end"""
+    prior_eps: float = 1e-6
+    """ε in p_i = L_i + ε, so that no transition's probability falls to zero"""
+    # noisy layers (noisy_dqn.py)
+    sigma_0: float = 0.5
+    """σ_0: each noisy layer's σ starts at σ_0 / √(its inputs)"""
+    sigma_learning_rate: float = 2e-4
+    """the learning rate of the σ parameters (noisy_dqn.py's docstring says why it is smaller)"""
+    # the distribution (c51.py)
+    n_atoms: int = 51
+    """N, the number of atoms of the return distribution"""
+    v_min: float = -100.0
+    """the smallest atom, z_0: the lowest return the distribution can hold"""
+    v_max: float = 100.0
+    """the largest atom, z_{N−1}: the highest return the distribution can hold"""
+    # ε-greedy, with --no-noisy only
+    start_e: float = 1.0
+    """the starting epsilon for exploration"""
+    end_e: float = 0.0
+    """the ending epsilon for exploration"""
+    exploration_fraction: float = 0.04  # 4,000 steps of the default budget
+    """the fraction of `total_timesteps` it takes for epsilon to go from `start_e` to `end_e`"""
+
+
+# The values each argument may take, as intervals; anything else is refused before the run starts.
+BOUNDS = {
+    "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
+    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
+    "learning_rate": "(0, inf)", "buffer_size": "(0, inf)", "gamma": "[0, 1]", "tau": "(0, 1]",
+    "batch_size": "(0, inf)", "hidden_size": "(0, inf)", "learning_starts": "[0, inf)", "train_frequency": "(0, inf)",
+    "n_step": "(0, inf)", "alpha": "[0, 1]", "beta_start": "[0, 1]", "prior_eps": "(0, inf)",
+    "sigma_0": "[0, inf)", "sigma_learning_rate": "(0, inf)", "n_atoms": "[2, inf)", "v_min": "(-inf, inf)",
+    "v_max": "(-inf, inf)", "start_e": "[0, 1]", "end_e": "[0, 1]", "exploration_fraction": "(0, 1]",
+}  # fmt: skip
+
+
+def unmet_requirement(args: Args, env: gym.Env) -> str | None:
+    """What this file cannot run besides BOUNDS, as the line that says why; None when it can."""
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        return f"--env-id {args.env_id} has actions {env.action_space}, not a discrete action space"
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        return f"--env-id {args.env_id} has observations {env.observation_space}, not flat vectors"
+    if args.batch_size > args.buffer_size:
+        return f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}"
+    if args.buffer_size <= args.learning_starts:
+        return (
+            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+            "learning starts once the buffer holds more than that"
+        )
+    if args.distributional and args.v_min >= args.v_max:
+        return f"--v-min {args.v_min} must be smaller than --v-max {args.v_max}"
+    if args.learning_starts >= args.total_timesteps:
+        return f"--learning-starts {args.learning_starts} leaves no step to learn in --total-timesteps {args.total_timesteps}"
+    return None
+
+
+def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
+    """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
+
+    Next-step autoreset: the step on which an episode ends returns its true last observation,
+    and the *following* call to `step` ignores the action and returns the first observation of a
+    new episode (reward 0, not done). The training loop must not store that reset step.
+    With `capture_video`, the first copy records some of its episodes (the 1st, 2nd, 9th, 28th…,
+    gymnasium's default), and only those are rendered.
+    """
+    # The copies step one after another in this process. For the one env DQN steps at a time this
+    # is faster than gymnasium's numpy-vectorised CartPole, whose checks on a batch of actions cost
+    # more than a CartPole step. A partial, unlike a closure, pickles into a checkpoint.
+    make_one = functools.partial(gym.make, env_id)
+
+    def make_recorded():
+        return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_folder)
+
+    first = make_recorded if capture_video else make_one
+    envs = gym.vector.SyncVectorEnv([first] + [make_one] * (num_envs - 1))
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    envs.action_space.seed(seed)
+    return envs
+
+
+class NoisyLinear(nn.Module):
+    """y = (μ_W + σ_W ⊙ f(ε_out) f(ε_in)ᵀ) x + μ_b + σ_b ⊙ f(ε_out); the means alone in eval mode."""
+
+    def __init__(self, in_features: int, out_features: int, sigma_0: float):
+        super().__init__()
+        bound = 1 / math.sqrt(in_features)
+        self.weight_mu = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        self.weight_sigma = nn.Parameter(torch.full((out_features, in_features), sigma_0 * bound))
+        self.bias_mu = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.bias_sigma = nn.Parameter(torch.full((out_features,), sigma_0 * bound))
+        self.reset_noise()
+
+    def reset_noise(self):
+        """Draw f(ε_in) and f(ε_out) anew: one number per input and one per output."""
+        in_features = self.weight_mu.shape[1]
+        noise = torch.randn(in_features + self.weight_mu.shape[0], device=self.weight_mu.device)
+        noise = noise.sign() * noise.abs().sqrt()
+        self.eps_in, self.eps_out = noise[:in_features], noise[in_features:]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return F.linear(x, self.weight_mu, self.bias_mu)
+        weight = self.weight_mu + self.weight_sigma * torch.outer(self.eps_out, self.eps_in)
+        return F.linear(x, weight, self.bias_mu + self.bias_sigma * self.eps_out)
+
+
+class QNetwork(nn.Module):
+    """Q_θ(s, ·), through `n_atoms` outputs per action: the logits of a distribution on `atoms`,
+    or with `atoms` None one output, Q itself. A torso, then an advantage stream, and with
+    `dueling` a value stream beside it; the streams' layers noisy with `noisy`."""
+
+    def __init__(self, obs_dim, n_actions, hidden_size, dueling: bool, noisy: bool, sigma_0, atoms):
+        super().__init__()
+        linear = functools.partial(NoisyLinear, sigma_0=sigma_0) if noisy else nn.Linear
+        self.n_actions = n_actions
+        self.n_atoms = 1 if atoms is None else len(atoms)
+        self.register_buffer("atoms", atoms)  # z (or None): saved with the weights, moved with them
+        self.torso = nn.Sequential(nn.Linear(obs_dim, hidden_size), nn.ReLU())
+        # without `dueling`, the advantage stream is the whole head: dqn.py's last two layers
+        self.advantage = nn.Sequential(
+            linear(hidden_size, hidden_size), nn.ReLU(), linear(hidden_size, n_actions * self.n_atoms)
+        )
+        self.value = (
+            nn.Sequential(linear(hidden_size, hidden_size), nn.ReLU(), linear(hidden_size, self.n_atoms))
+            if dueling
+            else None
+        )
+
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, actions, n_atoms): V + A − mean_a A, atom by atom, or A alone without dueling."""
+        features = self.torso(x)
+        advantage = self.advantage(features).view(-1, self.n_actions, self.n_atoms)
+        if self.value is None:
+            return advantage
+        value = self.value(features).view(-1, 1, self.n_atoms)
+        return value + advantage - advantage.mean(dim=1, keepdim=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Q_θ(s, a) = Σ_i z_i p_i(s, a), or the single output without the distribution."""
+        out = self.outputs(x)
+        return out.squeeze(2) if self.atoms is None else out.softmax(dim=2) @ self.atoms
+
+    def reset_noise(self):
+        """Draw new noise in every noisy layer."""
+        for layer in self.modules():
+            if isinstance(layer, NoisyLinear):
+                layer.reset_noise()
+
+
+def project(next_probs: torch.Tensor, returns, discounts, atoms: torch.Tensor):
+    """c51.py's target m, for n-step transitions: each atom z_j of p(s', a*) moved to T z_j = R + g z_j
+    and its probability shared between the atoms either side, for the whole batch at once."""
+    v_min, v_max = atoms[0], atoms[-1]
+    delta_z = atoms[1] - atoms[0]
+    tz = (returns.unsqueeze(1) + discounts.unsqueeze(1) * atoms).clamp(v_min, v_max)
+    b = (tz - v_min) / delta_z
+    lower, upper = b.floor().long(), b.ceil().long()
+    m = torch.zeros_like(next_probs)
+    # on an atom (lower == upper) both shares are 0, and the lower atom takes the whole probability
+    m.scatter_add_(1, lower, next_probs * (upper - b + (lower == upper)))
+    m.scatter_add_(1, upper, next_probs * (b - lower))
+    return m
+
+
+class NStepReturns:
+    """Turns each environment's steps into n-step transitions (s, a, R, s', g), as the docstring
+    defines them: a step completes the transition that began n − 1 steps before it, and the last
+    step of an episode completes every transition of the episode still pending, each with the
+    steps it has. Its state (the pending steps) belongs to the environments, and is saved with them."""
+
+    def __init__(self, n: int, gamma: float, num_envs: int):
+        self.n, self.gamma = n, gamma
+        self.pending = [[] for _ in range(num_envs)]  # per env, (s, a, r) of the transitions not yet complete
+
+    def step(self, obs, actions, rewards, next_obs, terminations, truncations, autoreset):
+        """One step of every env in; the transitions it completes out, as arrays (none: None)."""
+        completed = []
+        # a step that only reset its env joins two episodes: it is no transition, so keep it out
+        for i in np.flatnonzero(~autoreset):
+            pending = self.pending[i]
+            pending.append((obs[i], actions[i], rewards[i]))
+            ended = terminations[i] or truncations[i]
+            while len(pending) == self.n or (ended and pending):
+                m = len(pending)
+                R = sum(self.gamma**k * r for k, (_, _, r) in enumerate(pending))
+                s, a, _ = pending.pop(0)
+                completed.append((s, next_obs[i], a, R, self.gamma**m * (1 - terminations[i])))
+        return [np.array(column) for column in zip(*completed)] if completed else None
+
+
+class PrioritizedReplayBuffer:
+    """per_dqn.py's buffer, storing (s, a, R, s', g), sampled by priority; with `prioritized` off,
+    uniformly, as dqn.py's, and every weight 1."""
+
+    def __init__(self, buffer_size, obs_dim, device, seed, prioritized: bool, alpha: float, prior_eps: float):
+        self.obs = np.zeros((buffer_size, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((buffer_size, obs_dim), dtype=np.float32)
+        self.actions = np.zeros(buffer_size, dtype=np.int64)
+        self.returns = np.zeros(buffer_size, dtype=np.float32)
+        self.discounts = np.zeros(buffer_size, dtype=np.float32)
+        self.buffer_size, self.device = buffer_size, device
+        self.pos, self.size = 0, 0
+        self.rng = np.random.default_rng(seed)
+        self.capacity = 1 << (buffer_size - 1).bit_length()  # the smallest power of two that holds them all
+        self.sum_tree = np.zeros(2 * self.capacity)  # of the p_i^α
+        self.min_tree = np.full(2 * self.capacity, np.inf)  # of the p_i^α
+        self.prioritized, self.alpha, self.prior_eps, self.max_priority = prioritized, alpha, prior_eps, 1.0
+
+    def add(self, obs, next_obs, actions, returns, discounts):
+        """Store a batch of transitions, overwriting the oldest once the buffer is full."""
+        idx = (self.pos + np.arange(len(actions))) % self.buffer_size
+        self.obs[idx] = obs
+        self.next_obs[idx] = next_obs
+        self.actions[idx] = actions
+        self.returns[idx] = returns
+        self.discounts[idx] = discounts
+        self.pos = (self.pos + len(actions)) % self.buffer_size
+        self.size = min(self.size + len(actions), self.buffer_size)
+        if self.prioritized:  # in at the largest priority so far, to be replayed soon
+            leaf = self.max_priority**self.alpha
+            for i in idx:
+                update_leaf(self.sum_tree, i, leaf, operator.add)
+                update_leaf(self.min_tree, i, leaf, min)
+
+    def sample(self, batch_size: int, beta: float):
+        """Draw i with probability P(i) = p_i^α / Σ_k p_k^α, stratified, with its weight
+        (N·P(i))^−β / max_k w_k (per_dqn.py); or uniformly, with weight 1."""
+        if self.prioritized:
+            total = self.sum_tree[1]  # the root: Σ_k p_k^α
+            prefix = (np.arange(batch_size) + self.rng.random(batch_size)) * total / batch_size
+            # rounding can carry a prefix just past the last transition stored
+            idx = np.minimum(find_prefix_sum(self.sum_tree, prefix), self.size - 1)
+            probs = self.sum_tree[self.capacity + idx] / total
+            min_prob = self.min_tree[1] / total  # the largest weight is the least likely transition's
+            weights = (self.size * probs) ** -beta / (self.size * min_prob) ** -beta
+        else:
+            idx = self.rng.integers(0, self.size, batch_size)
+            weights = np.ones(batch_size)
+        batch = (
+            torch.from_numpy(array[idx]).to(self.device)
+            for array in (self.obs, self.actions, self.returns, self.next_obs, self.discounts)
+        )
+        return (*batch, torch.as_tensor(weights, dtype=torch.float32, device=self.device), idx)
+
+    def update_priorities(self, idx: np.ndarray, losses: np.ndarray):
+        """p_i = L_i + ε for the transitions just learned from."""
+        if self.prioritized:
+            priorities = losses + self.prior_eps
+            self.max_priority = max(self.max_priority, float(priorities.max()))
+            update_tree(self.sum_tree, idx, priorities**self.alpha, np.add)
+            update_tree(self.min_tree, idx, priorities**self.alpha, np.minimum)
+
+
+def update_tree(tree: np.ndarray, idx: np.ndarray, values, operation):
+    """`tree` is a binary tree over len(tree) / 2 leaves (a power of two) in one array: node 1 is
+    the root, node i has the children 2i and 2i + 1, the leaves are the second half, and every inner
+    node holds `operation` of its two children (np.add: a sum tree; np.minimum: a min tree).
+    Set leaves `idx` to `values`, then recompute their ancestors, one level at a time."""
+    nodes = idx + len(tree) // 2
+    tree[nodes] = values
+    for _ in range(len(tree).bit_length() - 2):  # the levels above the leaves
+        nodes = nodes // 2
+        tree[nodes] = operation(tree[2 * nodes], tree[2 * nodes + 1])
+
+
+def update_leaf(tree: np.ndarray, i: int, value: float, operation):
+    """`update_tree` for the single leaf i, in plain Python: for one leaf this is several times faster
+    than numpy, whose every call costs microseconds whatever its size."""
+    node = int(i) + len(tree) // 2
+    tree[node] = value
+    while node > 1:
+        node //= 2
+        tree[node] = operation(tree[2 * node], tree[2 * node + 1])
+
+
+def find_prefix_sum(sum_tree: np.ndarray, prefix: np.ndarray) -> np.ndarray:
+    """For each u in `prefix`, the leaf i with Σ_{k<i} leaf_k ≤ u < Σ_{k≤i} leaf_k: from the root
+    down, go right (less the left child's sum) when u is not below the left child's sum."""
+    nodes = np.ones(len(prefix), dtype=np.int64)
+    for _ in range(len(sum_tree).bit_length() - 2):
+        left = 2 * nodes
+        go_right = prefix >= sum_tree[left]
+        prefix = prefix - go_right * sum_tree[left]
+        nodes = left + go_right
+    return nodes - len(sum_tree) // 2
+
+
+def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: torch.device, gamma: float):
+    """Play `eval_episodes` episodes greedily (ε = 0, the noisy layers' means) in `envs`, one env made by `make_env`.
+
+    Returns each episode's undiscounted return and, to show how far the Q-values are from the
+    truth, the value the network predicted for its first state, max_a Q(s_0, a), beside the
+    discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
+    evaluation of a run starts from the same states and evaluations compare policies alone.
+    """
+    q_network.eval()  # the means μ of the noisy layers, without noise
+    returns, predicted, discounted = [], [], []
+    for episode in range(eval_episodes):
+        obs, _ = envs.reset(seed=seed if episode == 0 else None)
+        with torch.no_grad():
+            predicted.append(q_network(torch.as_tensor(obs, device=device)).max().item())
+        done, discount, discounted_return = False, 1.0, 0.0
+        while not done:
+            with torch.no_grad():
+                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+            obs, rewards, terminations, truncations, infos = envs.step(actions)
+            discounted_return += discount * float(rewards[0])
+            discount *= gamma
+            done = terminations[0] or truncations[0]
+        returns.append(float(infos["episode"]["r"][0]))
+        discounted.append(discounted_return)
+    q_network.train()
+    return returns, predicted, discounted
+
+
+def train(args: Args) -> dict:
+    run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
+    device = run.device
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
+
+    # ---- networks, optimizer, replay buffer ----
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    n_actions = int(envs.single_action_space.n)
+    atoms = torch.linspace(args.v_min, args.v_max, args.n_atoms) if args.distributional else None
+    network = (obs_dim, n_actions, args.hidden_size, args.dueling, args.noisy, args.sigma_0, atoms)
+    q_network = QNetwork(*network).to(device)
+    target_network = QNetwork(*network).to(device)
+    target_network.load_state_dict(q_network.state_dict())
+    param_pairs = list(zip(target_network.parameters(), q_network.parameters()))  # (θ⁻, θ) for Polyak
+    # σ learns at its own, smaller rate (noisy_dqn.py)
+    sigmas = [param for name, param in q_network.named_parameters() if name.endswith("sigma")]
+    mus = [param for name, param in q_network.named_parameters() if not name.endswith("sigma")]
+    groups = [{"params": mus}] + ([{"params": sigmas, "lr": args.sigma_learning_rate}] if sigmas else [])
+    optimizer = torch.optim.Adam(groups, lr=args.learning_rate, fused=True)
+    rb = PrioritizedReplayBuffer(
+        args.buffer_size, obs_dim, device, args.seed, args.prioritized, args.alpha, args.prior_eps
+    )
+    # what a checkpoint holds (the buffer with --save-buffer only), and a resumed run takes back
+    learner = {"q_network": q_network, "target_network": target_network, "optimizer": optimizer, "buffer": rb}
+
+    # ---- the training loop ----
+    obs, _ = envs.reset(seed=args.seed)
+    autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
+    n_step = NStepReturns(args.n_step, args.gamma, args.num_envs)
+    envs, obs, autoreset, n_step = run.resume(
+        learner, (envs, obs, autoreset, n_step)
+    )  # as the checkpoint left them
+    num_iterations = args.total_timesteps // args.num_envs
+    exploration_steps = args.exploration_fraction * run.planned_steps  # of the budget the run began with
+    batch = torch.arange(args.batch_size, device=device)
+    for iteration in range(run.step // args.num_envs + 1, num_iterations + 1):
+        global_step = iteration * args.num_envs
+
+        # the noisy network's greedy action, with new noise; without noisy layers, ε-greedy
+        if args.noisy:
+            q_network.reset_noise()
+            epsilon = 0.0
+        else:
+            epsilon = args.start_e + (args.end_e - args.start_e) * min(1.0, global_step / exploration_steps)
+        if random.random() < epsilon:
+            actions = envs.action_space.sample()
+        else:
+            with torch.no_grad():
+                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+
+        transitions = n_step.step(obs, actions, rewards, next_obs, terminations, truncations, autoreset)
+        if transitions is not None:
+            rb.add(*transitions)
+        autoreset = terminations | truncations
+        obs = next_obs
+        run.log_episodes(global_step, infos)
+
+        # ---- learning ----
+        if rb.size > args.learning_starts and iteration % args.train_frequency == 0:
+            beta = min(1.0, args.beta_start + (1 - args.beta_start) * global_step / run.planned_steps)
+            b_obs, b_actions, b_returns, b_next_obs, b_discounts, b_weights, b_idx = rb.sample(
+                args.batch_size, beta
+            )
+            if args.noisy:
+                q_network.reset_noise()
+                target_network.reset_noise()
+            with torch.no_grad():
+                # a*: chosen by the online network (double) or by the target network, valued by the latter
+                next_actions = (q_network if args.double else target_network)(b_next_obs).argmax(dim=1)
+                next_outputs = target_network.outputs(b_next_obs)[batch, next_actions]
+                if args.distributional:
+                    m = project(next_outputs.softmax(dim=1), b_returns, b_discounts, target_network.atoms)
+                else:
+                    td_target = b_returns + b_discounts * next_outputs.squeeze(1)
+            outputs = q_network.outputs(b_obs)[batch, b_actions]
+            if args.distributional:
+                sample_losses = -(m * outputs.log_softmax(dim=1)).sum(
+                    dim=1
+                )  # the cross-entropy of each transition
+                q_taken = outputs.softmax(dim=1) @ q_network.atoms
+            else:
+                q_taken = outputs.squeeze(1)
+                sample_losses = F.smooth_l1_loss(q_taken, td_target, reduction="none")
+            loss = (b_weights * sample_losses).mean()
+            if not torch.isfinite(loss):  # outputs that overflow make the loss inf or nan
+                run.diverged = f"the loss is {loss.item()} at step {global_step:,}"
+                break
+
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            rb.update_priorities(b_idx, sample_losses.detach().cpu().numpy())
+
+            # θ⁻ ← τ θ + (1 − τ) θ⁻
+            with torch.no_grad():
+                for target_param, param in param_pairs:
+                    target_param.lerp_(param, args.tau)
+
+            if iteration % 100 == 0:
+                sigmas = {  # each noisy layer's mean |σ|, as noisy_dqn.py logs it
+                    f"charts/noise_sigma/{name}": torch.cat([layer.weight_sigma.flatten(), layer.bias_sigma])
+                    .abs()
+                    .mean()
+                    .item()
+                    for name, layer in q_network.named_modules()
+                    if isinstance(layer, NoisyLinear)
+                }
+                losses = {"losses/loss": loss.item(), "losses/q_values": q_taken.mean().item()}
+                run.log(global_step, losses | sigmas | {"charts/epsilon": epsilon, "charts/beta": beta})
+
+        # ---- report, evaluate, checkpoint ----
+        run.progress(global_step, ε=epsilon)
+        if run.solved_in_training:  # then solved if every episode of a greedy check is too
+            check = evaluate(q_network, eval_envs, args.eval_episodes, run.check_seed, device, args.gamma)
+            run.check(check[0], global_step)
+        last_iteration = iteration == num_iterations or run.solved
+        if last_iteration or run.due(args.eval_frequency, global_step):
+            eval_returns, predicted, discounted = evaluate(
+                q_network, eval_envs, args.eval_episodes, run.eval_seed, device, args.gamma
+            )
+            values = {
+                "eval/predicted_value": np.mean(predicted),
+                "eval/discounted_return": np.mean(discounted),
+            }
+            run.log_evaluation(global_step, eval_returns, values)
+        if run.end_step(global_step, last_iteration, learner, (envs, obs, autoreset, n_step)):
+            break  # the last step, or the first after Ctrl-C or SIGTERM
+    return run.finish(envs, eval_envs)
+
+
+# ---- plumbing: the same text in every algorithm file, checked by tests/test_plumbing.py ----
+# Bad input, seeding and the device, the run directory and its writer, checkpoints and resuming,
+# signals, the progress line and the stop rule. What differs between the files comes from above:
+# BOUNDS and unmet_requirement() say what to refuse, train() what a checkpoint holds.
+import pickle
+import signal
+import sys
+import time
+from collections import deque
+from importlib.util import find_spec
+
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+# What a resumed run may take from the command line: a longer budget, and what does not change how it
+# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
+MAY_CHANGE_ON_RESUME = (
+    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
+    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
+)  # fmt: skip
+
+
+def fail(message: str):
+    """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
+    print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def check_args(args):
+    """Refuse input this file cannot run, before anything is written."""
+    for name, interval in BOUNDS.items():
+        low, high = (float(end) for end in interval[1:-1].split(","))
+        value = getattr(args, name)
+        above = low < value if interval[0] == "(" else low <= value
+        below = value < high if interval[-1] == ")" else value <= high
+        if not (above and below):  # nan is neither
+            allowed = "positive" if interval == "(0, inf)" else f"in {interval}"
+            fail(f"--{name.replace('_', '-')} must be {allowed}, not {value}")
+    if args.total_timesteps < args.num_envs:
+        fail(
+            f"--total-timesteps {args.total_timesteps} is less than one step of the --num-envs {args.num_envs}"
+        )
+    if not args.exp_name or os.sep in args.exp_name:
+        fail(f"--exp-name {args.exp_name!r} must be a name, not a path: it names the run's files")
+    try:
+        env = gym.make(args.env_id)
+    except Exception as e:  # an unknown id, or an env whose own module fails to import
+        fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
+    message = unmet_requirement(args, env)
+    env.close()
+    if message:
+        fail(message)
+    if args.track and find_spec("wandb") is None:
+        fail("--track needs wandb, which is not installed (pip install wandb)")
+
+
+def load_checkpoint(path: str, args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    if not os.path.isfile(path):
+        fail(f"--resume {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        saved, step = checkpoint["args"], checkpoint["global_step"]
+    except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
+        fail(f"--resume {path}: not a readable checkpoint ({type(e).__name__})")
+    if checkpoint.get("algorithm") != ALGORITHM:
+        fail(f"--resume {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    if step >= args.total_timesteps:
+        fail(
+            f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
+        )
+    for name, value in saved.items():
+        if name not in MAY_CHANGE_ON_RESUME and getattr(args, name, value) != value:
+            fail(
+                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {value}, not {getattr(args, name)}; "
+                "a resumed run keeps its arguments (README, Stopping and resuming)"
+            )
+    changed = [
+        f"--{name.replace('_', '-')} {getattr(args, name)} (was {value})"
+        for name, value in saved.items()
+        if name != "resume" and getattr(args, name, value) != value
+    ]
+    if changed:
+        print(f"resuming with the checkpoint's arguments, and from the command line: {', '.join(changed)}")
+    return checkpoint
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write to a temporary file, then rename it over `path`: a kill during the write leaves the
+    previous checkpoint whole, never half a file."""
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def env_state(where: tuple) -> bytes | None:
+    """The envs pickled in the middle of their episodes, with the loop's variables that go with them,
+    so that a resumed run plays them on; None where an env cannot be pickled (a Box2D world, an env
+    rendering video), or where there are none to keep (`where` is empty: a3c's envs live in its workers)."""
+    if not where:
+        return None
+    try:
+        return pickle.dumps(where)
+    except Exception:  # pickling fails with whatever the unpicklable part raises
+        return None
+
+
+def state_of(part, args):
+    """What a checkpoint keeps of a part of the learner: a network's or an optimizer's state_dict; a
+    buffer's arrays and counters (not its device, the resumed run's to choose), with --save-buffer only."""
+    if hasattr(part, "state_dict"):
+        return part.state_dict()
+    if getattr(args, "save_buffer", False):
+        return {name: value for name, value in vars(part).items() if name != "device"}
+    return None
+
+
+class Run:
+    """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input,
+    seeds every generator, picks the device and opens the run directory, after reading the checkpoint
+    of --resume; in the loop it logs, prints the progress, keeps the stop rule, says when an evaluation
+    or a checkpoint is due and writes checkpoints; `finish` closes everything and ends the run as it
+    ended: solved or out of budget, diverged, or stopped by a signal."""
+
+    def __init__(self, args):
+        check_args(args)
+        self.args = args
+        self.checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        torch.backends.cudnn.deterministic = args.torch_deterministic
+        # a small network's operations are too short to share between threads: the hand-off costs
+        # more than it saves, and idle threads spin against other processes on a shared machine
+        torch.set_num_threads(1)
+        self.device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+        if args.cuda and self.device.type == "cpu":
+            print("notice: --cuda given but no GPU is available; training on the CPU")
+        resuming = self.checkpoint is not None
+        self.name = (
+            self.checkpoint["run_name"]
+            if resuming
+            else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        )
+        self.model_path = f"runs/{self.name}/{args.exp_name}.pt"
+        if args.track:
+            import wandb  # imported only here, so that wandb is needed only with --track
+
+            wandb.init(
+                project=args.wandb_project_name,
+                entity=args.wandb_entity,
+                sync_tensorboard=True,
+                config=vars(args),
+                name=self.name,
+                save_code=True,
+                resume="allow",
+            )
+        # the environment steps done, all envs counted: where the loop starts, and then where it is
+        self.step = self.start_step = self.checkpoint["global_step"] if resuming else 0
+        # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+        # logged after its checkpoint
+        self.writer = SummaryWriter(f"runs/{self.name}", purge_step=self.step + 1 if resuming else None)
+        if not resuming:
+            self.writer.add_text(
+                "hyperparameters",
+                "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+            )
+        self.eval_seed = args.seed + 100_000  # episodes the training envs never start from
+        self.check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
+        # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
+        self.planned_steps = self.checkpoint["planned_steps"] if resuming else args.total_timesteps
+        # the stop rule: an env without a reward threshold is never solved
+        self.threshold = gym.spec(args.env_id).reward_threshold or float("inf")
+        self.recent_returns = deque(self.checkpoint["recent_returns"] if resuming else (), maxlen=10)
+        self.solved_in_training = self.solved = False
+        self.diverged, self.eval_returns = None, None
+        # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
+        # writes is whole; a second Ctrl-C stops at once
+        self.stop_signals = []
+        self.previous_handlers = {
+            sig: signal.signal(sig, self.stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def stop_after_this_step(self, signum, frame):
+        if self.stop_signals:
+            raise KeyboardInterrupt
+        self.stop_signals.append(signum)
+
+    def resume(self, learner: dict, where: tuple) -> tuple:
+        """Start the loop. With --resume, load the checkpoint into `learner` (what train() named:
+        networks, optimizers, a buffer) and into the random generators, and return the envs where they
+        were: `where` is the vector env, then the loop's variables that go with it (its observations…).
+        A new run's `where` comes back as it is."""
+        self.start_time = time.time()
+        if self.checkpoint is None:
+            return where
+        for key, part in learner.items():
+            if self.checkpoint[key] is None:
+                print(
+                    f"notice: the checkpoint holds no {key} (--save-buffer); the resumed run starts it empty"
+                )
+            elif hasattr(part, "load_state_dict"):
+                part.load_state_dict(self.checkpoint[key])
+            else:  # a buffer: its arrays and counters
+                vars(part).update(self.checkpoint[key])
+        python_state, numpy_state, torch_state = self.checkpoint["random"]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        print(f"resuming {self.name} after step {self.step:,}")
+        if self.checkpoint["envs"] is None:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+            return where
+        where[0].close()
+        return pickle.loads(self.checkpoint["envs"])
+
+    def due(self, period: int, step: int) -> bool:
+        """Whether the loop passed a multiple of `period` steps since the end of its previous step."""
+        return period > 0 and step // period > self.step // period
+
+    def sps(self, step: int) -> int:
+        return int((step - self.start_step) / (time.time() - self.start_time))
+
+    def log(self, step: int, scalars: dict):
+        """Write the scalars, and the steps per second."""
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, step)
+        self.writer.add_scalar("charts/SPS", self.sps(step), step)
+
+    def log_episodes(self, step: int, infos: dict, ended=None):
+        """Write the return and length of each episode that ended in this step (of the envs in `ended`,
+        by default all); they enter the stop rule's window of the last 10 training returns."""
+        if "episode" not in infos:
+            return
+        ended = infos["_episode"] if ended is None else ended
+        for episode_return, episode_length in zip(infos["episode"]["r"][ended], infos["episode"]["l"][ended]):
+            self.recent_returns.append(float(episode_return))
+            self.writer.add_scalar("charts/episodic_return", episode_return, step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, step)
+        window = self.recent_returns
+        self.solved_in_training = (
+            self.args.stop_when_solved and len(window) == 10 and np.mean(window) >= self.threshold
+        )
+
+    def check(self, check_returns: list, step: int):
+        """The stop rule's second half. Returns that reach the threshold in training must hold in a
+        greedy evaluation too, on other episodes than the final evaluation's, which stays a fair test
+        of the policy kept; in every one of its episodes, not on average: a policy that fails one start
+        in ten passes an average and then fails the final evaluation as often as not."""
+        self.solved = min(check_returns) >= self.threshold
+        if not self.solved:
+            print(
+                f"step {step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
+            )
+            self.recent_returns.clear()  # the next check waits for 10 new episodes
+            self.solved_in_training = False
+
+    def log_evaluation(self, step: int, eval_returns: list, scalars: dict | None = None):
+        """Write and print a greedy evaluation: one point per episode, and the scalars."""
+        self.eval_returns = eval_returns
+        for episode_return in eval_returns:
+            self.writer.add_scalar("eval/episodic_return", episode_return, step)
+        for tag, value in (scalars or {}).items():
+            self.writer.add_scalar(tag, value, step)
+        print(f"step {step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}")
+
+    def progress(self, step: int, **shown: float):
+        """Print the progress line, every 1/20 of the budget, with the values in `shown` (ε=0.3…)."""
+        if self.due(max(self.args.total_timesteps // 20, 1), step):
+            recent = f"{np.mean(self.recent_returns):7.1f}" if self.recent_returns else "      -"
+            values = "".join(f"{name} {value:.2f}  " for name, value in shown.items())
+            print(f"step {step:>9,}  return (last 10) {recent}  {values}SPS {self.sps(step):,}")
+
+    def end_step(self, step: int, last: bool, learner: dict, where: tuple) -> bool:
+        """Write a checkpoint when one is due, and at the end; say whether the loop ends here: at its
+        last step, or at the first after Ctrl-C or SIGTERM."""
+        stop = last or bool(self.stop_signals)
+        if self.due(self.args.checkpoint_frequency, step) or (
+            stop and (self.args.save_model or self.stop_signals)
+        ):
+            save_checkpoint(
+                self.model_path,
+                {
+                    "algorithm": ALGORITHM,
+                    "args": vars(self.args),
+                    "run_name": self.name,
+                    "global_step": step,
+                    **{key: state_of(part, self.args) for key, part in learner.items()},
+                    "envs": env_state(where),
+                    "recent_returns": list(self.recent_returns),
+                    "planned_steps": self.planned_steps,
+                    "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+                },
+            )
+            if stop:
+                print(f"checkpoint saved to {self.model_path}")
+        self.step = step
+        return stop
+
+    def finish(self, *envs) -> dict:
+        """Close the envs and the writer, and end the run as it ended: a summary of the run to return,
+        exit status 1 when it diverged, 128 + the signal's number when Ctrl-C or SIGTERM stopped it."""
+        for env in envs:
+            env.close()
+        self.writer.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+        if self.solved:
+            print(
+                f"solved: the last 10 training returns average {np.mean(self.recent_returns):.1f} ≥ {self.threshold}"
+            )
+        if self.diverged:
+            kept = (
+                f"the last good checkpoint is {self.model_path}"
+                if os.path.exists(self.model_path)
+                else "no checkpoint was saved"
+            )
+            print(
+                f"{ALGORITHM}.py: error: training diverged: {self.diverged} (a smaller learning rate may help); {kept}",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
+        if self.stop_signals:
+            print(
+                f"stopped by {signal.Signals(self.stop_signals[0]).name} after step {self.step:,}; "
+                f"continue with --resume {self.model_path}"
+            )
+            raise SystemExit(128 + self.stop_signals[0])
+        return {
+            "eval_returns": self.eval_returns,
+            "run_dir": f"runs/{self.name}",
+            "model_path": self.model_path if self.args.save_model else None,
+        }
+
+
+if __name__ == "__main__":
+    train(tyro.cli(Args))
