@@ -37,8 +37,18 @@ cross-entropy, weighted by prioritized replay's importance weight, and is its ne
 
     L_i = − Σ_j m_j log p_j(s_i, a_i),   L(θ) = mean over the batch of w_i L_i,   p_i ← L_i + ε
 
-Without the distribution (`--no-distributional`) there is one output per action, Q itself, L_i
-is the Huber loss of y − Q(s_i, a_i), and it is the priority too (per_dqn.py uses |δ|).
+The paper prioritizes by the KL divergence, which is this cross-entropy less the entropy of m;
+the cross-entropy is what the common implementations use, and it needs no second sum. Without
+the distribution (`--no-distributional`) there is one output per action, Q itself, L_i is the
+Huber loss of y − Q(s_i, a_i), and it is the priority too (per_dqn.py uses |δ|).
+
+The settings are the family's on CartPole (dqn.py's learning rate, τ, batch and network width,
+per_dqn.py's α and β, noisy_dqn.py's σ, c51.py's atoms), not the paper's Atari ones; n = 3 is the
+paper's. What differs from dqn.py: this docstring; `Args` with the components' switches and their
+arguments; `NoisyLinear`, a `QNetwork` with streams and atoms, `project`, `NStepReturns`, and
+per_dqn.py's trees and buffer storing (s, a, R, s', g); `evaluate` with the means; and in
+`train`, σ's learning rate, the noise, the n-step transitions (saved with the environments), and
+the learning step above.
 
 Run:
     python algorithms/rainbow.py --env-id CartPole-v1

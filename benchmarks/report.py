@@ -30,7 +30,8 @@ BENCHMARKS = Path(__file__).resolve().parent
 
 def reading_order(algorithm: str) -> int:
     """Rows and curves in the README's order: dqn.py, its variants, then the policy gradients."""
-    order = ["dqn", "double_dqn", "dueling_dqn", "per_dqn", "noisy_dqn", "c51", "rainbow", "reinforce", "actor_critic"]
+    dqn_family = ["dqn", "double_dqn", "dueling_dqn", "per_dqn", "noisy_dqn", "c51", "rainbow"]
+    order = dqn_family + ["reinforce", "actor_critic"]
     return order.index(algorithm) if algorithm in order else len(order)
 
 

@@ -57,25 +57,32 @@ THRESHOLDS = {
 
 # Arguments that differ from an algorithm's defaults (tuned for CartPole-v1), per environment.
 # These are the documented hyper-parameter sets that the results in RESULTS.md were measured with.
-DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51")
+DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "noisy_dqn", "c51", "rainbow")
 # found by benchmarks/tune.py for dqn (12 trials on seeds 1-2; RESULTS.md, "Tuning"), rounded to two digits
 DQN_LUNARLANDER = [
     "--total-timesteps", "500000", "--buffer-size", "500000", "--learning-rate", "1.8e-3",
     "--hidden-size", "256", "--tau", "3.7e-3", "--end-e", "0.01", "--learning-starts", "10000",
     "--exploration-fraction", "0.16", "--batch-size", "256", "--gamma", "0.995",
 ]  # fmt: skip
+NOISY_LUNARLANDER = [  # the same less ε's flags, for the files whose noisy layers explore
+    "--total-timesteps", "500000", "--buffer-size", "500000", "--learning-rate", "1.8e-3",
+    "--hidden-size", "256", "--tau", "3.7e-3", "--learning-starts", "10000", "--batch-size", "256",
+    "--gamma", "0.995",
+]  # fmt: skip
 HYPERPARAMETERS = {
     # taken by dqn's variants
     **{(name, "LunarLander-v3"): DQN_LUNARLANDER for name in ("dqn", "double_dqn", "dueling_dqn")},
-    # c51's atoms must span LunarLander's discounted returns: a crash (-100) to a landing (+100 to +140),
-    # with the shaping rewards on the way
-    ("c51", "LunarLander-v3"): DQN_LUNARLANDER + ["--v-min", "-300", "--v-max", "300"],
     # but not by per_dqn: with them its seed 1 reached 200 and then fell apart (-288 at 500k steps,
     # lunarlander_tuned); it keeps the settings set by hand before the study (192, 247, 236 on seeds 1-3)
     ("per_dqn", "LunarLander-v3"): [
         "--total-timesteps", "500000", "--buffer-size", "500000", "--learning-rate", "5e-4",
         "--hidden-size", "256", "--tau", "0.005", "--end-e", "0.01", "--learning-starts", "10000",
     ],
+    # c51's atoms must span LunarLander's discounted returns: a crash (-100) to a landing (+100 to +140),
+    # with the shaping rewards on the way
+    ("c51", "LunarLander-v3"): DQN_LUNARLANDER + ["--v-min", "-300", "--v-max", "300"],
+    ("noisy_dqn", "LunarLander-v3"): NOISY_LUNARLANDER,
+    ("rainbow", "LunarLander-v3"): NOISY_LUNARLANDER + ["--v-min", "-300", "--v-max", "300"],
     **{(name, env_id): ["--total-timesteps", "100000", "--buffer-size", "100000"]
        for name in DQN_FAMILY for env_id in ("Acrobot-v1", "MountainCar-v0")},
     ("reinforce", "Acrobot-v1"): ["--total-timesteps", "300000"],
