@@ -494,10 +494,9 @@ def train(args: Args) -> dict:
     # ---- the training loop ----
     obs, _ = envs.reset(seed=args.seed)
     autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
-    n_step = NStepReturns(args.n_step, args.gamma, args.num_envs)
-    envs, obs, autoreset, n_step = run.resume(
-        learner, (envs, obs, autoreset, n_step)
-    )  # as the checkpoint left them
+    n_step = NStepReturns(args.n_step, args.gamma, args.num_envs)  # the steps of transitions not yet complete
+    # as the checkpoint left them
+    envs, obs, autoreset, n_step = run.resume(learner, (envs, obs, autoreset, n_step))
     num_iterations = args.total_timesteps // args.num_envs
     exploration_steps = args.exploration_fraction * run.planned_steps  # of the budget the run began with
     batch = torch.arange(args.batch_size, device=device)
