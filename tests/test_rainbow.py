@@ -1,6 +1,7 @@
 """rainbow.py: its n-step transitions at both kinds of episode end, built by hand, and with every
 component switched off, dqn.py's run."""
 
+import functools
 import glob
 
 import numpy as np
@@ -101,15 +102,21 @@ def test_with_every_component_off_it_is_dqn():
         assert torch.equal(ours, theirs)
 
 
+@functools.cache
+def dqn_losses(total_timesteps: int):
+    """The losses dqn.py logs in a short run on seed 1: run once per test process."""
+    dqn = load_algorithm("dqn")
+    dqn.train(dqn.Args(exp_name="dqn", **(DQN_SHORT_RUN | dict(seed=1, total_timesteps=total_timesteps))))
+    return logged("dqn", "losses/td_loss")
+
+
 @pytest.mark.parametrize(
     "component", ["double", "prioritized", "dueling", "n_step", "noisy", "distributional"]
 )
 def test_each_component_changes_the_run(component):
     # the converse: switching on any one of them alone makes another run than dqn.py's
-    settings = DQN_SHORT_RUN | dict(seed=1, total_timesteps=1_500)
     off = dict(double=False, prioritized=False, dueling=False, n_step=1, noisy=False, distributional=False)
     on = {component: 3 if component == "n_step" else True}
-    dqn = load_algorithm("dqn")
-    dqn.train(dqn.Args(exp_name="dqn", **settings))
+    settings = DQN_SHORT_RUN | dict(seed=1, total_timesteps=1_500)
     rainbow.train(rainbow.Args(exp_name="one", **settings, **(off | on)))
-    assert logged("one", "losses/loss") != logged("dqn", "losses/td_loss")
+    assert logged("one", "losses/loss") != dqn_losses(1_500)
