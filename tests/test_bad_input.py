@@ -1,6 +1,7 @@
 """Bad input ends with one line that names the problem and the flag, exit status 2, no traceback,
 and nothing written: no run directory that would look like a real run."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -127,28 +128,28 @@ def test_bad_own_argument(name, args, message, capsys):
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """A checkpoint of a short CartPole run of each file."""
-    paths = {}
-    for name in SHORT_RUNS:
+def checkpoint(tmp_path_factory):
+    """The checkpoint of a file's short run, made the first time a test of this process asks for it."""
+
+    @functools.cache
+    def of(name):
         os.chdir(tmp_path_factory.mktemp(name))
         algorithm = load_algorithm(name)
         summary = algorithm.train(algorithm.Args(save_model=True, **SHORT_RUNS[name] | {"eval_frequency": 0}))
-        paths[name] = os.path.abspath(summary["model_path"])
-    return paths
+        return os.path.abspath(summary["model_path"])
+
+    return of
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)
-def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoints, capsys, tmp_path):
+def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoint, capsys, tmp_path):
     algorithm = load_algorithm(name)
-    os.chdir(tmp_path)
-    Path("corrupt.pt").write_bytes(Path(checkpoints[name]).read_bytes()[:1000])  # a write cut short
-    assert_refused(algorithm, capsys, "not a readable checkpoint", resume="corrupt.pt")
-
     other = "reinforce" if name != "reinforce" else "dqn"
-    assert_refused(
-        algorithm, capsys, f"the checkpoint is of {other}, not of {name}", resume=checkpoints[other]
-    )
+    own, theirs = checkpoint(name), checkpoint(other)  # each made in a directory of its own
+    os.chdir(tmp_path)
+    Path("corrupt.pt").write_bytes(Path(own).read_bytes()[:1000])  # a write cut short
+    assert_refused(algorithm, capsys, "not a readable checkpoint", resume="corrupt.pt")
+    assert_refused(algorithm, capsys, f"the checkpoint is of {other}, not of {name}", resume=theirs)
     env_id = env_of(name)
     other_env = "MountainCarContinuous-v0" if name == "ddpg" else "Acrobot-v1"  # one the file can run
     assert_refused(
@@ -156,9 +157,9 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
         capsys,
         f"has --env-id {env_id}, not {other_env}",
         env_id=other_env,
-        resume=checkpoints[name],
+        resume=own,
     )
-    assert_refused(algorithm, capsys, "the run is complete", **SHORT_RUNS[name], resume=checkpoints[name])
+    assert_refused(algorithm, capsys, "the run is complete", **SHORT_RUNS[name], resume=own)
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)

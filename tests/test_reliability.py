@@ -231,10 +231,11 @@ def test_a_resumed_run_keeps_its_arguments_and_schedules(capsys):
 
     # a longer budget goes on where the run was: ε stays at 0, not back on a decay over 4,000 steps,
     # and so it does after a second resume, whose checkpoint was written with --total-timesteps 8000
+    # (a decay over half of 20,000 steps would put ε above 0 from step 8,000 to 10,000)
     algorithm.train(algorithm.Args(total_timesteps=8_000, resume=first["model_path"], **settings))
     assert "from the command line: --total-timesteps 8000 (was 2000)" in capsys.readouterr().out
     assert torch.load(first["model_path"], weights_only=False)["planned_steps"] == 2_000
-    algorithm.train(algorithm.Args(total_timesteps=40_000, resume=first["model_path"], **settings))
+    algorithm.train(algorithm.Args(total_timesteps=20_000, resume=first["model_path"], **settings))
     events = EventAccumulator(first["run_dir"], size_guidance={"scalars": 0})
     events.Reload()
     after = [e.value for e in events.Scalars("charts/epsilon") if e.step > 2_000]
