@@ -542,10 +542,8 @@ def train(args: Args) -> dict:
                 else:
                     td_target = b_returns + b_discounts * next_outputs.squeeze(1)
             outputs = q_network.outputs(b_obs)[batch, b_actions]
-            if args.distributional:
-                sample_losses = -(m * outputs.log_softmax(dim=1)).sum(
-                    dim=1
-                )  # the cross-entropy of each transition
+            if args.distributional:  # the cross-entropy of each transition
+                sample_losses = -(m * outputs.log_softmax(dim=1)).sum(dim=1)
                 q_taken = outputs.softmax(dim=1) @ q_network.atoms
             else:
                 q_taken = outputs.squeeze(1)
