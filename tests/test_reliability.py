@@ -52,7 +52,17 @@ def run_record(name: str, exp_name: str):
     return returns, checkpoint[ACTING_NETWORK[name][0]]
 
 
-@pytest.mark.parametrize("name", LONG_RUNS)
+# Stopping on a signal and resuming are plumbing, the same text in every file (tests/test_plumbing.py),
+# and what each file's checkpoint holds is checked in-process for every file by
+# test_a_run_cut_just_before_it_is_solved_resumes_to_the_same_end. So the default suite runs the three
+# processes of this test for one file of each kind of learner, both signals among them; -m slow for all.
+KINDS_OF_LEARNER = ("dqn", "rainbow", "a2c", "ddpg")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [name if name in KINDS_OF_LEARNER else pytest.param(name, marks=pytest.mark.slow) for name in LONG_RUNS],
+)
 def test_stopped_and_resumed_run_matches_an_uninterrupted_one(name):
     args, stop_after = LONG_RUNS[name]
     full = start(name, *args, "--exp-name", "full")
