@@ -277,6 +277,7 @@ class QNetwork(nn.Module):
             if dueling
             else None
         )
+        self.noisy_layers = [layer for layer in self.modules() if isinstance(layer, NoisyLinear)]
 
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, actions, n_atoms): V + A − mean_a A, atom by atom, or A alone without dueling."""
@@ -293,10 +294,9 @@ class QNetwork(nn.Module):
         return out.squeeze(2) if self.atoms is None else out.softmax(dim=2) @ self.atoms
 
     def reset_noise(self):
-        """Draw new noise in every noisy layer."""
-        for layer in self.modules():
-            if isinstance(layer, NoisyLinear):
-                layer.reset_noise()
+        """Draw new noise in every noisy layer (listed once: walking the modules at every step costs)."""
+        for layer in self.noisy_layers:
+            layer.reset_noise()
 
 
 def project(next_probs: torch.Tensor, returns, discounts, atoms: torch.Tensor):
