@@ -214,9 +214,11 @@ def project(next_probs: torch.Tensor, rewards, terminations, gamma: float, atoms
     """The target m: each atom z_j of p(s', a*) moved to T z_j = r + γ (1 − d) z_j and its
     probability shared between the atoms either side, for the whole batch at once."""
     v_min, v_max = atoms[0], atoms[-1]
-    delta_z = atoms[1] - atoms[0]
     tz = (rewards.unsqueeze(1) + gamma * (1 - terminations.unsqueeze(1)) * atoms).clamp(v_min, v_max)
-    b = (tz - v_min) / delta_z
+    # b = (T z − v_min) / Δz, computed as the fraction of the span times N − 1: Δz read off the float32
+    # atoms is seldom exact (atoms on [−10, 10] and T z = v_max gave b = 50.00005, whose ceiling is an
+    # atom past the last), while a fraction of the span cannot round past 1 where T z ≤ v_max.
+    b = (tz - v_min) / (v_max - v_min) * (len(atoms) - 1)
     lower, upper = b.floor().long(), b.ceil().long()
     m = torch.zeros_like(next_probs)
     # on an atom (lower == upper) both shares are 0, and the lower atom takes the whole probability
