@@ -2,6 +2,7 @@
 working directory, so that the `runs/` and `videos/` a run writes belong to that test alone."""
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import gymnasium as gym
 import pytest
 import torch
 
-ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
+# tests/mutations.py points REFRL_ALGORITHMS at a copy of the folder with one line broken
+ALGORITHMS_DIR = Path(os.environ.get("REFRL_ALGORITHMS", Path(__file__).resolve().parents[1] / "algorithms"))
 
 # For each algorithm: the arguments of a short run that still passes through every code path
 # (learning, logging, periodic evaluation), used by the smoke and determinism tests.
@@ -94,3 +96,26 @@ def load_algorithm(name: str):
 def in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--only", metavar="NAME", help="run only the tests of algorithms/NAME.py (tests/mutations.py)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """With --only NAME, keep the tests of one file: those of tests/test_NAME.py, and those parametrized
+    with NAME (or with the path of NAME.py)."""
+    only = config.getoption("--only")
+    if only is None:
+        return
+
+    def about(item) -> bool:
+        values = item.callspec.params.values() if hasattr(item, "callspec") else ()
+        return item.path.stem == f"test_{only}" or any(
+            value == only or getattr(value, "stem", None) == only for value in values
+        )
+
+    config.hook.pytest_deselected(items=[item for item in items if not about(item)])
+    items[:] = [item for item in items if about(item)]

@@ -5,6 +5,7 @@ cannot drift apart."""
 
 import ast
 import difflib
+from pathlib import Path
 
 import pytest
 from conftest import ALGORITHMS_DIR, OWN_PLUMBING, SHORT_RUNS
@@ -23,7 +24,7 @@ def split_at_banner(path):
 
 def test_every_algorithm_file_is_tested():
     assert {path.stem for path in FILES} == set(SHORT_RUNS) | set(OWN_PLUMBING)
-    assert all((ALGORITHMS_DIR.parent / "tests" / test_file).exists() for test_file in OWN_PLUMBING.values())
+    assert all((Path(__file__).parent / test_file).exists() for test_file in OWN_PLUMBING.values())
 
 
 @pytest.mark.parametrize("path", SHARED, ids=[path.stem for path in SHARED])
