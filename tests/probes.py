@@ -61,6 +61,33 @@ REPLAY_PROBE = dict(
     eval_episodes=1,
 )
 
+# Q(s, a) of an online network and of a target network for the chain, for the DQN family's probes. State
+# 2, where episodes end, is never learned from; its target values would show in a target that bootstraps
+# from a termination. The online network prefers action 1 in state 1, the target network action 0.
+Q = [[1.5, 1.2], [1.6, 2.5], [0.0, 0.0]]
+Q_TARGET = [[0.9, 0.3], [1.8, 1.5], [7.0, 9.0]]
+
+# For the distributional files, c51.py and rainbow.py: four atoms z = 0, 1, 2, 3, and per state and
+# action the probabilities of an online and a target network. The online network prefers action 1 in
+# state 1 (Q = 1/30 + 2 · 0.9 + 3/30 ≈ 1.93 against 0.2), the target network action 0 (Q⁻ = 3 against 1).
+ATOMS = torch.tensor([0.0, 1.0, 2.0, 3.0])
+P = [
+    [[0.0, 0.5, 0.5, 0.0], [0.25, 0.25, 0.25, 0.25]],
+    [[0.9, 1 / 30, 1 / 30, 1 / 30], [1 / 30, 1 / 30, 0.9, 1 / 30]],
+    [[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]],
+]
+P_TARGET = [
+    [[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]],
+    [[0.0, 0.0, 0.0, 1.0], [0.5, 0.0, 0.5, 0.0]],
+    [[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]],
+]
+
+
+def logits(probabilities, log_zero: float) -> list:
+    """The logits of these probabilities, log p, with log_zero in place of log 0: −30 leaves e^−30 of
+    probability there (the online network's log-probabilities stay finite), −1e4 leaves none."""
+    return torch.tensor(probabilities).log().clamp(min=log_zero).tolist()
+
 
 def q_tables(module, monkeypatch, online, target, atoms=None):
     """Replace `module.QNetwork` with tables: the first network train() makes, the online one, holds
@@ -124,14 +151,16 @@ def recording_adam(monkeypatch):
 
 
 def recording_buffer(module, monkeypatch, name="ReplayBuffer"):
-    """Replace `module`'s buffer class `name` with one that keeps every batch it samples. Returns the
-    buffers made, in order; buffer.batches is the list of their samples, as tuples."""
+    """Replace `module`'s buffer class `name` with one that keeps every batch it samples and, for a
+    prioritized buffer, every update of its priorities. Returns the buffers made, in order;
+    buffer.batches is the list of their samples, as tuples, buffer.priority_updates of the arguments
+    of update_priorities, (indices, errors)."""
     made = []
 
     class RecordingBuffer(getattr(module, name)):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.batches = []
+            self.batches, self.priority_updates = [], []
             made.append(self)
 
         def sample(self, *args, **kwargs):
@@ -139,14 +168,48 @@ def recording_buffer(module, monkeypatch, name="ReplayBuffer"):
             self.batches.append(batch)
             return batch
 
+        def update_priorities(self, idx, errors):
+            self.priority_updates.append((idx.copy(), errors.copy()))
+            super().update_priorities(idx, errors)
+
     monkeypatch.setattr(module, name, RecordingBuffer)
     return made
 
 
-def learned_from(gradient: torch.Tensor):
-    """The (state, action) entries of a table's gradient that are not zero, each with its value
-    (with atoms, the vector over the atoms)."""
-    if gradient.dim() == 2:
-        return {(int(s), int(a)): float(gradient[s, a]) for s, a in gradient.nonzero()}
-    entries = gradient.abs().sum(dim=2).nonzero()
-    return {(int(s), int(a)): gradient[s, a] for s, a in entries}
+def learned_from(optimizer) -> list:
+    """For each update, the one entry (state, action) of the online table (the optimizer's first
+    parameter) that its gradient touches, and the gradient there: with one transition a batch, one entry."""
+    updates = []
+    for gradients in optimizer.gradients:
+        entries = gradients[0].nonzero()
+        assert len(entries) == 1, f"an update touched {len(entries)} entries of the table, not one"
+        state, action = entries[0].tolist()
+        updates.append(((state, action), float(gradients[0][state, action])))
+    return updates
+
+
+def distribution_updates(optimizer, buffer) -> list:
+    """For each update of a distributional file: the (state, action) of the transition learned from,
+    read off its batch, and the gradient of the online table of logits there, over the atoms; no other
+    entry of the table may have a gradient."""
+    updates = []
+    for gradients, batch in zip(optimizer.gradients, buffer.batches, strict=True):
+        state, action = int(batch[0][0].argmax()), int(batch[1][0])
+        gradient = gradients[0].clone()
+        entry = gradient[state, action].clone()
+        gradient[state, action] = 0
+        assert not gradient.any(), "an update touched another entry than the transition's"
+        updates.append(((state, action), entry))
+    return updates
+
+
+class WideContinuousChain(Chain):
+    """The continuous chain with actions in [0, 4] rather than [−1, 1]: the middle of their range is not 0,
+    and half their range is not 1, so that an action or a noise scaled to the wrong bounds shows."""
+
+    def __init__(self, render_mode=None):
+        super().__init__(continuous=True, render_mode=render_mode)
+        self.action_space = gym.spaces.Box(0.0, 4.0, (1,))
+
+
+gym.register("WideContinuousChain-v0", entry_point=WideContinuousChain)

@@ -1,6 +1,8 @@
-"""c51.py's projected target: where each atom's probability goes, worked out by hand; and, for it and
-rainbow.py's copy of its lines, on every support: the mass kept, no atom past the ends, the mean kept."""
+"""c51.py's projected target: where each atom's probability goes, worked out by hand; for it and
+rainbow.py's copy of its lines, on every support: the mass kept, no atom past the ends, the mean kept;
+and c51.py's learning step, by hand."""
 
+import probes
 import pytest
 import torch
 from conftest import load_algorithm
@@ -109,3 +111,29 @@ def test_on_any_support_the_mass_stays_on_the_atoms_and_the_mean_is_the_bellman_
             rtol=1e-5,
             msg=f"{(v_min, v_max, n_atoms)}",
         )
+
+
+# The learning step, by hand, on the chain of probes.py with the probabilities P and P_TARGET there and
+# γ = 0.5. From state 0 (r = 1, on to state 1) the target network chooses a* = 0 (Q⁻ = 3) and its
+# distribution, all on z = 3, moves to T z = 1 + 0.5 · 3 = 2.5: m = (0, 0, 0.5, 0.5). From state 1 (r = 2)
+# the episode terminates: m is all on z = 2. The gradient of the cross-entropy −Σ m log p with respect to
+# the logits is p − m.
+TARGETS = {0: [0.0, 0.0, 0.5, 0.5], 1: [0.0, 0.0, 1.0, 0.0]}
+
+
+@pytest.mark.parametrize(("env_id", "states"), [("Chain-v0", {0, 1}), ("ChainCut-v0", {0})])
+def test_each_update_learns_the_cross_entropy_of_a_transition_to_its_projected_target(
+    monkeypatch, env_id, states
+):
+    online, target = probes.logits(probes.P, -30), probes.logits(probes.P_TARGET, -1e4)
+    probes.q_tables(c51, monkeypatch, online, target, atoms=probes.ATOMS)
+    optimizer = probes.recording_adam(monkeypatch)
+    buffers = probes.recording_buffer(c51, monkeypatch)
+    support = dict(n_atoms=4, v_min=0.0, v_max=3.0)
+    c51.train(c51.Args(env_id=env_id, **probes.REPLAY_PROBE, **support, start_e=1.0, end_e=1.0))
+    updates = probes.distribution_updates(optimizer[0], buffers[0])
+    # cut by a time limit in state 1, the chain's one transition bootstraps; the reset step is none
+    assert len(updates) > 30 and {state for (state, _), _ in updates} == states
+    for (state, action), gradient in updates:
+        p = torch.softmax(torch.tensor(online[state][action]), dim=0)
+        torch.testing.assert_close(gradient, p - torch.tensor(TARGETS[state]), msg=str((state, action)))

@@ -1,10 +1,12 @@
 """noisy_dqn.py's NoisyLinear: factorised Gaussian noise, the paper's initialisation, the means alone
-in evaluation."""
+in evaluation; its learning step by hand, and the noise drawn anew for every action and every update."""
 
 import math
 
+import pytest
 import torch
 from conftest import load_algorithm
+from probes import Q_TARGET, REPLAY_PROBE, Q, learned_from, q_tables, recording_adam
 
 noisy_dqn = load_algorithm("noisy_dqn")
 
@@ -67,3 +69,54 @@ def test_evaluation_uses_the_means():
             layer.weight_sigma.data.zero_()
             layer.bias_sigma.data.zero_()
     assert torch.allclose(q_network(obs), means)  # without σ the noisy network is its means
+
+
+# the noisy networks of both files, for CartPole
+NOISY_NETWORKS = {
+    "noisy_dqn": lambda: noisy_dqn.QNetwork(obs_dim=4, n_actions=2, hidden_size=16, sigma_0=0.5),
+    "rainbow": lambda: load_algorithm("rainbow").QNetwork(
+        4, 2, 16, True, True, 0.5, torch.linspace(-100, 100, 51)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", NOISY_NETWORKS)
+def test_evaluate_plays_the_means_and_leaves_the_network_noisy(name):
+    module = load_algorithm(name)
+    torch.manual_seed(0)
+    q_network = NOISY_NETWORKS[name]()
+    noisy_layers = [layer for layer in q_network.modules() if isinstance(layer, module.NoisyLinear)]
+    envs = module.make_env("CartPole-v1", 1, 0, capture_video=False, video_folder="")
+    evaluation = (envs, 3, 7, torch.device("cpu"), 0.99)
+    with torch.no_grad():
+        for layer in noisy_layers:
+            layer.weight_sigma.fill_(0.0)
+            layer.bias_sigma.fill_(0.0)
+        means = module.evaluate(q_network, *evaluation)
+        for layer in noisy_layers:
+            layer.weight_sigma.fill_(10.0)  # noise that would swamp the means, were it on
+            layer.bias_sigma.fill_(10.0)
+        assert module.evaluate(q_network, *evaluation) == means
+    assert q_network.training  # training goes on with the noise
+
+
+# The learning step is dqn.py's (tests/test_dqn.py), with the tables Q and Q_TARGET of probes.py and
+# γ = 0.5: y = 1 + 0.5 · 1.8 from state 0, y = 2 (terminated) from state 1. Acting greedily on the tables,
+# which have no noise, the agent takes action 0 in state 0 (1.5 > 1.2) and action 1 in state 1 (2.5 > 1.6).
+TD_ERRORS = {(0, 0): 1.5 - 1.9, (1, 1): 2.5 - 2.0}
+
+
+def test_each_update_learns_the_td_error_and_the_noise_is_drawn_for_every_action_and_update(monkeypatch):
+    tables = q_tables(noisy_dqn, monkeypatch, Q, Q_TARGET)
+    optimizer = recording_adam(monkeypatch)
+    args = noisy_dqn.Args(env_id="Chain-v0", **REPLAY_PROBE)
+    noisy_dqn.train(args)
+    updates = learned_from(optimizer[0])
+    assert len(updates) > 30 and {entry for entry, _ in updates} == set(TD_ERRORS)
+    for entry, td_error in updates:
+        assert td_error == pytest.approx(TD_ERRORS[entry], abs=1e-6), entry
+    online, target = tables
+    # new noise in the online network before each of the 40 actions and each update, in the target
+    # network before each update
+    assert online.noise_draws == args.total_timesteps + len(updates)
+    assert target.noise_draws == len(updates)

@@ -1,10 +1,13 @@
-"""rainbow.py: its n-step transitions at both kinds of episode end, built by hand, and with every
-component switched off, dqn.py's run."""
+"""rainbow.py: its n-step transitions at both kinds of episode end, built by hand; with every component
+switched off, dqn.py's run; and its learning step by hand: the double target projected on the atoms,
+the cross-entropy weighted by importance, the priority the KL divergence (tests/probes.py)."""
 
 import functools
 import glob
+import math
 
 import numpy as np
+import probes
 import pytest
 import torch
 from conftest import DQN_SHORT_RUN, load_algorithm
@@ -120,3 +123,85 @@ def test_each_component_changes_the_run(component):
     settings = DQN_SHORT_RUN | dict(seed=1, total_timesteps=1_500)
     rainbow.train(rainbow.Args(exp_name="one", **settings, **(off | on)))
     assert logged("one", "losses/loss") != dqn_losses(1_500)
+
+
+# The learning step, by hand, on the chain of probes.py with the probabilities P and P_TARGET there and
+# γ = 0.5, acting at random. One-step targets: from state 0 (r = 1, on to state 1, g = γ) the online
+# network chooses a* = 1 (double Q-learning; the target network would choose 0) and the target network's
+# distribution there, half on z = 0 and half on z = 2, moves to T z = 1 + 0.5 z = 1 and 2:
+# m = (0, 0.5, 0.5, 0). From state 1 (r = 2) the episode terminates: m is all on z = 2. Three-step targets
+# on the same chain: from state 0, R = 1 + 0.5 · 2 = 2 and the episode terminates within the three steps,
+# g = 0: m all on z = 2, as from state 1. Cut by a time limit in state 1, the three-step transition from
+# state 0 is one step long and bootstraps, g = γ: as the one-step target.
+SPLIT, ON_2 = [0.0, 0.5, 0.5, 0.0], [0.0, 0.0, 1.0, 0.0]
+TARGETS = {
+    ("Chain-v0", 1): {0: SPLIT, 1: ON_2},
+    ("Chain-v0", 3): {0: ON_2, 1: ON_2},
+    ("ChainCut-v0", 3): {0: SPLIT},
+}
+
+
+@pytest.mark.parametrize(("env_id", "n_step"), TARGETS)
+def test_each_update_learns_the_weighted_cross_entropy_and_prioritizes_by_the_kl(monkeypatch, env_id, n_step):
+    online, target = probes.logits(probes.P, -30), probes.logits(probes.P_TARGET, -1e4)
+    probes.q_tables(rainbow, monkeypatch, online, target, atoms=probes.ATOMS)
+    optimizer = probes.recording_adam(monkeypatch)
+    buffers = probes.recording_buffer(rainbow, monkeypatch, "PrioritizedReplayBuffer")
+    settings = dict(n_step=n_step, n_atoms=4, v_min=0.0, v_max=3.0, noisy=False, start_e=1.0, end_e=1.0)
+    rainbow.train(rainbow.Args(env_id=env_id, **probes.REPLAY_PROBE, **settings))
+    rb, targets = buffers[0], TARGETS[env_id, n_step]
+    updates = probes.distribution_updates(optimizer[0], rb)
+    assert len(updates) > 30 and {state for (state, _), _ in updates} == set(targets)
+    weights = [float(batch[5][0]) for batch in rb.batches]
+    assert min(weights) < 0.9  # once the priorities differ, so do the importance weights
+    for ((state, action), gradient), weight, (_, kl) in zip(
+        updates, weights, rb.priority_updates, strict=True
+    ):
+        p, m = torch.softmax(torch.tensor(online[state][action]), dim=0), torch.tensor(targets[state])
+        # the loss w Σ −m log p: its gradient with respect to the logits w (p − m)
+        torch.testing.assert_close(gradient, weight * (p - m), msg=str((state, action)))
+        # the priority: KL(m ‖ p) = Σ m log(m / p), over the atoms where m > 0
+        expected = float((m[m > 0] * (m[m > 0] / p[m > 0]).log()).sum())
+        assert kl[0] == pytest.approx(expected, abs=1e-5), (state, action)
+
+
+def test_the_prediction_equal_to_its_target_has_the_smallest_priority(monkeypatch):
+    # one-step targets, as above. By hand, KL(m ‖ p): in state 0 action 0 the prediction is m itself
+    # (but for e^−30 on z = 0 and z = 3), KL 0; action 1 predicts uniformly, KL = log 2; in state 1, with
+    # m all on z = 2, KL = −log p(z = 2): log 30 for action 0, −log 0.9 for action 1. The cross-entropy
+    # would rank them otherwise: it adds the entropy of m, log 2 in state 0, so that state 0 action 0
+    # (0.69) would come before state 1 action 1 (0.11).
+    online, target = probes.logits(probes.P, -30), probes.logits(probes.P_TARGET, -1e4)
+    probes.q_tables(rainbow, monkeypatch, online, target, atoms=probes.ATOMS)
+    buffers = probes.recording_buffer(rainbow, monkeypatch, "PrioritizedReplayBuffer")
+    settings = dict(n_step=1, n_atoms=4, v_min=0.0, v_max=3.0, noisy=False, start_e=1.0, end_e=1.0)
+    rainbow.train(rainbow.Args(env_id="Chain-v0", **probes.REPLAY_PROBE, **settings))
+    rb = buffers[0]
+    priorities = {
+        (int(rb.obs[idx[0]].argmax()), int(rb.actions[idx[0]])): float(kl[0])
+        for idx, kl in rb.priority_updates
+    }
+    expected = {(0, 0): 0.0, (0, 1): math.log(2), (1, 0): math.log(30), (1, 1): -math.log(0.9)}
+    assert priorities == pytest.approx(expected, abs=1e-5)
+
+
+# Without the distribution (--no-distributional): Q and the Huber loss, on the tables Q and Q_TARGET of
+# probes.py, one-step targets, γ = 0.5. From state 0 the online network chooses a* = 1 (2.5 > 1.6), the
+# target network values it: y = 1 + 0.5 · 1.5 = 1.75; from state 1, y = 2 (terminated). The gradient of
+# w Huber(δ) is w δ (|δ| < 1), and the priority is the Huber loss, δ² / 2.
+TD_ERRORS = {(0, 0): 1.5 - 1.75, (0, 1): 1.2 - 1.75, (1, 0): 1.6 - 2.0, (1, 1): 2.5 - 2.0}
+
+
+def test_without_the_distribution_each_update_learns_the_weighted_double_td_error(monkeypatch):
+    probes.q_tables(rainbow, monkeypatch, probes.Q, probes.Q_TARGET)
+    optimizer = probes.recording_adam(monkeypatch)
+    buffers = probes.recording_buffer(rainbow, monkeypatch, "PrioritizedReplayBuffer")
+    settings = dict(n_step=1, distributional=False, noisy=False, start_e=1.0, end_e=1.0)
+    rainbow.train(rainbow.Args(env_id="Chain-v0", **probes.REPLAY_PROBE, **settings))
+    rb = buffers[0]
+    updates = probes.learned_from(optimizer[0])
+    assert len(updates) > 30 and {entry for entry, _ in updates} == set(TD_ERRORS)
+    for (entry, gradient), batch, (_, loss) in zip(updates, rb.batches, rb.priority_updates, strict=True):
+        weight = float(batch[5][0])
+        assert gradient == pytest.approx(weight * TD_ERRORS[entry], abs=1e-6), entry
+        assert loss[0] == pytest.approx(TD_ERRORS[entry] ** 2 / 2, abs=1e-6), entry
