@@ -284,16 +284,20 @@ def worker(
     steps_done,
     reports,
     stop,
+    first_step: int,
 ):
     """One worker: rollouts in its own envs with a local copy of the network, gradients into the shared one;
-    worker 0 records the training videos.
+    worker 0 records the training videos. `first_step` is the step the run starts from: 0, or where a
+    resumed run goes on.
     It reports to the main process through `reports`: ("episode", return, length) for each episode it
     ends, ("losses", {tag: value}) now and then, ("diverged", why) when its loss is not finite."""
     # Ctrl-C reaches every process of the terminal's group; the main process decides when workers stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     parent = os.getppid()
-    seed = args.seed + 1_000 * rank  # the workers play different episodes
+    # the workers play different episodes; a resumed run's workers, seeded from the step it goes on from,
+    # play new ones, not the first episodes of the run again (a new run, first_step 0, keeps its seeds)
+    seed = args.seed + 1_000 * rank + first_step
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -404,6 +408,7 @@ def train(args: Args) -> dict:
                 steps_done,
                 reports,
                 stop,
+                run.start_step,
             ),
             daemon=True,
         )

@@ -213,3 +213,141 @@ class WideContinuousChain(Chain):
 
 
 gym.register("WideContinuousChain-v0", entry_point=WideContinuousChain)
+
+
+# ---- the policy-gradient files: a chain whose episodes end at different steps, and tables ----
+
+
+class StaggeredChain(Chain):
+    """The chain, where a copy first reset with an odd seed starts every episode in state 1, one step
+    from the end, and the others in state 0. In a vector env seeded with 1, copy 0 (seed 1) plays
+    episodes of one step and copy 1 (seed 2) episodes of two, so that they end at different steps.
+    `StaggeredChain-v0` has a time limit that never cuts (reinforce.py needs one); `StaggeredChainCut-v0`
+    a limit of one step, where copy 1's episodes are truncated in state 1, and copy 0's terminate in
+    state 2 on the very step that the limit ends them: terminated and truncated at once."""
+
+    start = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.start = seed % 2
+        self.state = self.start
+        return self.observe(), {}
+
+
+gym.register("StaggeredChain-v0", entry_point=StaggeredChain, max_episode_steps=10)
+gym.register("StaggeredChainCut-v0", entry_point=StaggeredChain, max_episode_steps=1)
+
+
+def recording_samples(distribution, x: torch.Tensor, acted: list):
+    """`distribution`, π(·|x) for one-hot observations x, whose sample() appends to `acted` the states
+    acted in and the actions drawn, as drawn (before any clipping): a pair of tensors per call."""
+    draw = distribution.sample
+
+    def sample(*args, **kwargs):
+        actions = draw(*args, **kwargs)
+        acted.append((x.argmax(dim=-1).clone(), actions.clone()))
+        return actions
+
+    distribution.sample = sample
+    return distribution
+
+
+def policy_table(module, monkeypatch, name, logits):
+    """Replace `module.<name>`, a network that returns π(·|s) as a Categorical (reinforce.py's Policy,
+    actor_critic.py's Actor), with a table of logits: π(·|s) = softmax(logits[s]). Returns the tables
+    made; table.acted lists what each call of sample() drew, as `recording_samples` keeps it."""
+    made = []
+
+    class TablePolicy(nn.Module):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.table = nn.Parameter(torch.tensor(logits, dtype=torch.float32))
+            self.acted = []
+            made.append(self)
+
+        def logits(self, x):
+            return x @ self.table
+
+        def forward(self, x):
+            pi = torch.distributions.Categorical(logits=self.logits(x))
+            return recording_samples(pi, x, self.acted)
+
+    monkeypatch.setattr(module, name, TablePolicy)
+    return made
+
+
+def value_table(module, monkeypatch, name, values):
+    """Replace `module.<name>`, a network of V(s) (reinforce.py's Baseline, actor_critic.py's Critic),
+    with a table: V(s) = values[s]. Returns the tables made."""
+    made = []
+
+    class TableValue(nn.Module):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.table = nn.Parameter(torch.tensor(values, dtype=torch.float32))
+            made.append(self)
+
+        def forward(self, x):
+            return x @ self.table
+
+    monkeypatch.setattr(module, name, TableValue)
+    return made
+
+
+def actor_critic_tables(module, monkeypatch, policy, values):
+    """Replace `module.ActorCritic` (a2c.py's, a3c.py's) with tables: per state, the logits of π(·|s),
+    or for a Box of actions the mean of a Gaussian π(·|s) whose log σ is a parameter of its own, 0 at
+    first as in the files; and V(s) = values[s]. Its parameters, in order: the policy's table, the
+    values' table, log σ. Returns the networks made; network.acted lists what each call of sample()
+    drew (`recording_samples`), network.learned_with the parameters of each pass that computes a
+    gradient, as they were then."""
+    made = []
+
+    class TableActorCritic(nn.Module):
+        def __init__(self, obs_dim, action_space, hidden_size):
+            super().__init__()
+            self.continuous = isinstance(action_space, gym.spaces.Box)
+            self.policy = nn.Parameter(torch.tensor(policy, dtype=torch.float32))
+            self.values = nn.Parameter(torch.tensor(values, dtype=torch.float32))
+            if self.continuous:
+                self.log_std = nn.Parameter(torch.zeros(action_space.shape[0]))
+            self.acted, self.learned_with = [], []
+            made.append(self)
+
+        def forward(self, x):
+            if torch.is_grad_enabled():
+                self.learned_with.append([param.detach().clone() for param in self.parameters()])
+            out = x @ self.policy
+            if self.continuous:  # independent Gaussians, as in the files
+                pi = torch.distributions.Independent(torch.distributions.Normal(out, self.log_std.exp()), 1)
+            else:
+                pi = torch.distributions.Categorical(logits=out)
+            return recording_samples(pi, x, self.acted), x @ self.values
+
+        def greedy(self, x):
+            out = x @ self.policy
+            return out if self.continuous else out.argmax(dim=1)
+
+    monkeypatch.setattr(module, "ActorCritic", TableActorCritic)
+    return made
+
+
+def real_steps(k: int, episode_steps: list) -> list:
+    """Which envs made a transition at step k of a run on the chain, where env i plays episodes of
+    episode_steps[i] steps, each followed by a step that only resets it (next-step autoreset)."""
+    return [k % (steps + 1) < steps for steps in episode_steps]
+
+
+def log_prob_gradient(logits, action) -> torch.Tensor:
+    """∂ log π(a|s) / ∂ logits, for π = softmax(logits): onehot(a) − π."""
+    logits = torch.as_tensor(logits, dtype=torch.float32)
+    return torch.eye(len(logits))[int(action)] - logits.softmax(dim=0)
+
+
+def entropy_gradient(logits) -> torch.Tensor:
+    """∂H / ∂ logits, for π = softmax(logits) and H = −Σ_j π_j log π_j: −π_j (log π_j + H)."""
+    log_p = torch.as_tensor(logits, dtype=torch.float32).log_softmax(dim=0)
+    entropy = -(log_p.exp() * log_p).sum()
+    return -log_p.exp() * (log_p + entropy)

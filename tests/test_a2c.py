@@ -1,35 +1,136 @@
-"""a2c.py: its advantages at episode ends in the middle of a rollout; its continuous mode, a Gaussian
-policy whose log standard deviation is learned, and actions clipped to the bounds only on their way to
-the env."""
+"""a2c.py: its advantages at episode ends in the middle of a rollout; its learning step, by hand: on the
+chain (tests/probes.py), with tables for the network, each update's gradients are those of the advantages
+worked out here and of the actions drawn, clipped to max_grad_norm; in continuous mode, a Gaussian policy
+that learns from the actions as drawn, clipped to the bounds only on their way to the env."""
 
 import gymnasium as gym
 import numpy as np
+import probes
+import pytest
 import torch
 from conftest import load_algorithm
 
 a2c = load_algorithm("a2c")
 
+# π(·|s) (the logits, or a Gaussian's mean) and V(s) on the chain; state 2, where episodes end, is never
+# learned from, and its value would show in a target that bootstraps from a termination.
+LOGITS = [[0.2, -0.3], [0.1, 0.4], [-0.5, 0.5]]
+MEANS = [[0.5], [-0.25], [0.0]]
+V = [1.0, 1.25, 7.0]
+BETA, C_V = 0.1, 0.5  # the weights of the entropy bonus and of the value loss
+# γ = λ = 0.5; a learning rate so small that the tables keep their values, and no clipping
+PROBE = dict(seed=1, num_envs=1, total_timesteps=30, gamma=0.5, gae_lambda=0.5, ent_coef=BETA, vf_coef=C_V)
+PROBE |= dict(learning_rate=1e-9, max_grad_norm=1e6, eval_episodes=1)
 
-def test_a_continuous_run_learns_a_gaussian_policy():
-    args = a2c.Args(
-        env_id="Pendulum-v1", seed=1, total_timesteps=2_048, num_envs=4, eval_episodes=2, save_model=True
-    )
-    summary = a2c.train(args)
-    agent = torch.load(summary["model_path"], weights_only=False)["agent"]
-    assert agent["log_std"].shape == (1,) and agent["log_std"].item() != 0.0  # learned, from 0
-    assert len(summary["eval_returns"]) == 2 and all(-2_000 < r < 0 for r in summary["eval_returns"])
+# One-step rollouts: the advantage of a transition is its TD error δ = r + γ (1 − terminated) V(s') − V(s),
+# V(s') from the row after the rollout. From state 0, r = 1, and the episode goes on to state 1, or is cut
+# there by a time limit, and bootstraps from it either way: δ = 1 + 0.5 · 1.25 − 1 = 0.625. From state 1,
+# r = 2, and the episode terminates: δ = 2 − 1.25 = 0.75.
+ONE_STEP = {0: 0.625, 1: 0.75}
+# Rollouts of three steps on the chain: states 0, 1, then 2, where the env only resets (no transition),
+# then the next rollout's state 0. Â_t = δ_t + γλ (1 − ended_t) Â_{t+1}: Â(1) = δ(1) = 0.75, the episode
+# ends there; Â(0) = 0.625 + 0.25 · 0.75 = 0.8125. Their (unbiased) std is 0.0625 / √2: the policy learns
+# from Â / std = 13√2 and 12√2.
+THREE_STEPS = {0: 0.8125, 1: 0.75}
+SPREAD = 0.0625 / 2**0.5
+
+CASES = {
+    # (env_id, num_steps, the episode's steps, Â per state, what Â is divided by, None for a single row)
+    "one-step rollouts": ("Chain-v0", 1, 2, ONE_STEP, None),
+    # the chain cut in state 1: its one transition, from state 0, is truncated, and bootstraps
+    "one-step rollouts, truncated in state 1": ("ChainCut-v0", 1, 1, {0: ONE_STEP[0]}, None),
+    "rollouts of three steps": ("Chain-v0", 3, 2, THREE_STEPS, SPREAD),
+}
 
 
-def test_actions_are_clipped_only_when_sent_to_the_env():
+def rollouts(agent, num_steps: int, episode_steps: int) -> list:
+    """For each rollout that has a transition to learn from, the (state, action) of its transitions: the
+    env plays episodes of episode_steps steps, each followed by a step that only resets it."""
+    steps = [
+        (int(states[0]), actions[0]) if probes.real_steps(k, [episode_steps])[0] else None
+        for k, (states, actions) in enumerate(agent.acted)
+    ]
+    chunks = [steps[t : t + num_steps] for t in range(0, len(steps), num_steps)]
+    return [[step for step in chunk if step] for chunk in chunks if any(chunk)]
+
+
+def expected_gradients(rows, advantages, spread) -> list:
+    """The gradient of L = − mean Â/spread · log π(a|s) + c_v mean (V(s) − R)² − β mean H(π(·|s)) with
+    respect to the tables, with R = Â + V(s) a constant: ∂/∂V(s) = −2 c_v Â / n."""
+    n = len(rows)
+    policy, values = torch.zeros(3, 2), torch.zeros(3)
+    for state, action in rows:
+        weight = advantages[state] / spread if spread else advantages[state]
+        policy[state] -= weight * probes.log_prob_gradient(LOGITS[state], action) / n
+        policy[state] -= BETA * probes.entropy_gradient(LOGITS[state]) / n
+        values[state] -= 2 * C_V * advantages[state] / n
+    return [policy, values]
+
+
+@pytest.mark.parametrize(
+    ("env_id", "num_steps", "episode_steps", "advantages", "spread"), CASES.values(), ids=CASES
+)
+def test_each_update_learns_the_advantages_of_its_rollout(
+    monkeypatch, env_id, num_steps, episode_steps, advantages, spread
+):
+    agents = probes.actor_critic_tables(a2c, monkeypatch, LOGITS, V)
+    optimizers = probes.recording_adam(monkeypatch)
+    a2c.train(a2c.Args(env_id=env_id, num_steps=num_steps, **PROBE))
+    (agent,), (optimizer,) = agents, optimizers
+
+    learned = rollouts(agent, num_steps, episode_steps)
+    assert len(learned) == len(optimizer.gradients) >= 10
+    assert {state for rows in learned for state, _ in rows} == set(advantages)  # every one was learned from
+    for rows, gradients in zip(learned, optimizer.gradients):
+        torch.testing.assert_close(gradients, expected_gradients(rows, advantages, spread))
+
+
+def test_the_gradient_is_clipped_to_max_grad_norm(monkeypatch):
+    agents = probes.actor_critic_tables(a2c, monkeypatch, LOGITS, V)
+    optimizers = probes.recording_adam(monkeypatch)
+    a2c.train(a2c.Args(env_id="Chain-v0", num_steps=3, **(PROBE | dict(max_grad_norm=0.5))))
+    (agent,), (optimizer,) = agents, optimizers
+
+    learned = rollouts(agent, 3, 2)
+    assert len(learned) == len(optimizer.gradients) >= 10
+    for rows, gradients in zip(learned, optimizer.gradients):
+        unclipped = expected_gradients(rows, THREE_STEPS, SPREAD)
+        norm = torch.cat([gradient.flatten() for gradient in unclipped]).norm()
+        assert norm > 1  # the scaled advantages, 13√2 and 12√2, make it larger than 0.5
+        # clip_grad_norm_ scales the whole gradient by max_grad_norm / (its norm + 1e-6)
+        torch.testing.assert_close(gradients, [gradient * 0.5 / (norm + 1e-6) for gradient in unclipped])
+
+
+def test_a_gaussian_policy_learns_from_the_actions_drawn_not_the_clipped_ones(monkeypatch):
+    # actions in [−1, 1]; the Gaussian's means are MEANS, log σ = 0 (σ = 1), so that a third of the
+    # actions drawn fall outside the bounds: the env gets them clipped, the update learns from them as drawn
+    agents = probes.actor_critic_tables(a2c, monkeypatch, MEANS, V)
+    optimizers = probes.recording_adam(monkeypatch)
+    a2c.train(a2c.Args(env_id="ContinuousChain-v0", num_steps=1, **PROBE))
+    (agent,), (optimizer,) = agents, optimizers
+
+    learned = rollouts(agent, 1, 2)
+    assert len(learned) == len(optimizer.gradients) >= 10
+    assert any(abs(float(action)) > 1 for ((_, action),) in learned)
+    for ((state, action),), (mean_gradient, value_gradient, log_std_gradient) in zip(
+        learned, optimizer.gradients
+    ):
+        delta, z = ONE_STEP[state], float(action) - MEANS[state][0]  # z = (a − μ) / σ, σ = 1
+        # log π(a|s) = −z²/2 − log σ − log √(2π), so ∂/∂μ = z / σ and ∂/∂log σ = z² − 1;
+        # H = log σ + log √(2πe), so ∂H/∂log σ = 1
+        expected_mean = torch.zeros(3, 1)
+        expected_mean[state] = -delta * z
+        torch.testing.assert_close(mean_gradient, expected_mean)
+        torch.testing.assert_close(log_std_gradient, torch.tensor([-delta * (z**2 - 1) - BETA]))
+        expected_values = torch.zeros(3)
+        expected_values[state] = -2 * C_V * delta
+        torch.testing.assert_close(value_gradient, expected_values)
+
+
+def test_actions_are_clipped_when_sent_to_the_env():
     space = gym.make("Pendulum-v1").action_space  # [-2, 2]
-    agent = a2c.ActorCritic(obs_dim=3, action_space=space, hidden_size=8)
-    with torch.no_grad():
-        agent.log_std.fill_(3.0)  # σ ≈ 20: most samples fall outside the bounds
-        pi, _ = agent(torch.zeros(1000, 3))
-        actions = pi.sample().numpy()
-    assert np.abs(actions).max() > 2  # what the rollout stores and learns from
-    sent = a2c.to_env(actions, space)
-    assert sent.min() == -2 and sent.max() == 2
+    actions = np.array([[-3.0], [0.5], [2.5]], dtype=np.float32)
+    np.testing.assert_array_equal(a2c.to_env(actions, space), [[-2], [0.5], [2]])
     np.testing.assert_array_equal(a2c.to_env(np.array([1]), gym.spaces.Discrete(2)), [1])
 
 

@@ -1,17 +1,128 @@
 """a3c.py's workers: one Adam state shared by all of them, and no worker left behind, however the
-main process ends: Ctrl-C to the whole terminal, or a kill that gives it no chance to stop them."""
+main process ends: Ctrl-C to the whole terminal, or a kill that gives it no chance to stop them; a
+resumed run's workers play new episodes. And a worker's learning step, by hand: a3c.py's `worker`, run
+in this process as the only one, on the chain (tests/probes.py) with tables for the network, learns as
+a2c.py does (tests/test_a2c.py works out the gradients), at the shared parameters as they are."""
 
+import multiprocessing
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import gymnasium as gym
+import probes
 import pytest
 import torch
 from conftest import ALGORITHMS_DIR, load_algorithm
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+from test_a2c import (
+    BETA,
+    C_V,
+    CASES,
+    LOGITS,
+    MEANS,
+    ONE_STEP,
+    SPREAD,
+    THREE_STEPS,
+    V,
+    expected_gradients,
+    rollouts,
+)
+
+a3c = load_algorithm("a3c")
+
+
+# ---- a worker's learning step, by hand ----
+
+# as a2c.py's probe (tests/test_a2c.py): γ = λ = 0.5, a learning rate so small that the tables keep
+# their values, and no clipping; one worker
+PROBE = dict(seed=1, num_envs=1, total_timesteps=30, gamma=0.5, gae_lambda=0.5, ent_coef=BETA, vf_coef=C_V)
+PROBE |= dict(learning_rate=1e-9, max_grad_norm=1e6)
+
+
+def run_worker(monkeypatch, env_id, policy, **settings):
+    """Run a3c.py's worker 0 in this process, alone, on tables: the shared network holds `policy` and V.
+    Returns the worker's own network, the shared network's optimizer (optimizer.gradients: what each of
+    its steps applied) and the shared parameters as each step found them."""
+    networks = probes.actor_critic_tables(a3c, monkeypatch, policy, V)
+    probes.recording_adam(monkeypatch)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # the worker ignores Ctrl-C; pytest must not
+    args = a3c.Args(env_id=env_id, **(PROBE | settings))
+    shared = a3c.ActorCritic(3, gym.make(env_id).action_space, args.hidden_size)
+    optimizer = torch.optim.Adam(shared.parameters(), lr=args.learning_rate)
+    shared_before_each_step, step = [], optimizer.step
+
+    def step_recording_the_shared_parameters():
+        shared_before_each_step.append([param.detach().clone() for param in shared.parameters()])
+        step()
+
+    optimizer.step = step_recording_the_shared_parameters
+    steps_done, stop = multiprocessing.Value("q", 0), threading.Event()
+    a3c.worker(
+        0, args, gym.spec(env_id), "", shared, optimizer, threading.Lock(), steps_done, queue.Queue(), stop, 0
+    )
+    _, local = networks
+    return local, optimizer, shared_before_each_step
+
+
+@pytest.mark.parametrize(
+    ("env_id", "num_steps", "episode_steps", "advantages", "spread"), CASES.values(), ids=CASES
+)
+def test_each_update_learns_the_advantages_of_its_rollout(
+    monkeypatch, env_id, num_steps, episode_steps, advantages, spread
+):
+    agent, optimizer, _ = run_worker(monkeypatch, env_id, LOGITS, num_steps=num_steps)
+    learned = rollouts(agent, num_steps, episode_steps)
+    assert len(learned) == len(optimizer.gradients) >= 10
+    assert {state for rows in learned for state, _ in rows} == set(advantages)  # every one was learned from
+    for rows, gradients in zip(learned, optimizer.gradients):
+        torch.testing.assert_close(gradients, expected_gradients(rows, advantages, spread))
+
+
+def test_the_gradient_is_clipped_to_max_grad_norm(monkeypatch):
+    agent, optimizer, _ = run_worker(monkeypatch, "Chain-v0", LOGITS, num_steps=3, max_grad_norm=0.5)
+    learned = rollouts(agent, 3, 2)
+    assert len(learned) == len(optimizer.gradients) >= 10
+    for rows, gradients in zip(learned, optimizer.gradients):
+        unclipped = expected_gradients(rows, THREE_STEPS, SPREAD)
+        norm = torch.cat([gradient.flatten() for gradient in unclipped]).norm()
+        assert norm > 1
+        torch.testing.assert_close(gradients, [gradient * 0.5 / (norm + 1e-6) for gradient in unclipped])
+
+
+def test_a_gaussian_policy_learns_from_the_actions_drawn_not_the_clipped_ones(monkeypatch):
+    # the Gaussian's means are MEANS and σ = 1: a third of the actions drawn fall outside [−1, 1]
+    agent, optimizer, _ = run_worker(monkeypatch, "ContinuousChain-v0", MEANS, num_steps=1)
+    learned = rollouts(agent, 1, 2)
+    assert len(learned) == len(optimizer.gradients) >= 10
+    assert any(abs(float(action)) > 1 for ((_, action),) in learned)
+    for ((state, action),), (mean_gradient, value_gradient, log_std_gradient) in zip(
+        learned, optimizer.gradients
+    ):
+        # as a2c.py's: ∂ log π / ∂μ = z, ∂ log π / ∂log σ = z² − 1 and ∂H/∂log σ = 1, z = a − μ
+        delta, z = ONE_STEP[state], float(action) - MEANS[state][0]
+        assert mean_gradient[state].item() == pytest.approx(-delta * z, abs=1e-6)
+        assert log_std_gradient.item() == pytest.approx(-delta * (z**2 - 1) - BETA, abs=1e-6)
+        assert value_gradient[state].item() == pytest.approx(-2 * C_V * delta, abs=1e-6)
+        assert mean_gradient.count_nonzero() == value_gradient.count_nonzero() == 1
+
+
+def test_each_rollout_is_learned_at_the_shared_parameters_as_they_are(monkeypatch):
+    # a learning rate at which the shared tables move, by about 0.01 an entry a step: before each rollout
+    # the worker copies them, θ' ← θ, and its gradient is taken there
+    agent, _, shared_before_each_step = run_worker(
+        monkeypatch, "Chain-v0", LOGITS, num_steps=1, learning_rate=0.01
+    )
+    assert len(agent.learned_with) == len(shared_before_each_step) >= 10
+    torch.testing.assert_close(agent.learned_with, shared_before_each_step)
+    assert not torch.equal(shared_before_each_step[-1][1], shared_before_each_step[0][1])  # they moved
+
+
+# ---- the workers as processes ----
 
 
 def children(pid: int) -> list[int]:
@@ -126,3 +237,40 @@ def test_a_worker_that_dies_ends_the_run_with_an_error():
     with pytest.raises(SystemExit) as ended:
         a3c.train(args)
     assert "a3c.py: error: worker" in str(ended.value.code) and "died" in str(ended.value.code)
+
+
+class RecordsItsSeeds(probes.Chain):
+    """The chain, noting in seeds.txt, in the working directory, each seed it is reset with and which
+    process reset it."""
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            with open("seeds.txt", "a") as f:
+                f.write(f"{os.getpid()} {seed}\n")
+        return super().reset(seed=seed, options=options)
+
+
+gym.register("RecordsItsSeeds-v0", entry_point=RecordsItsSeeds)
+
+
+def test_a_resumed_run_seeds_its_workers_from_the_step_it_goes_on_from():
+    a3c = load_algorithm("a3c")  # the module the workers import by name now, as the tests above do
+    settings = dict(
+        env_id="RecordsItsSeeds-v0", seed=1, num_workers=2, num_envs=1, num_steps=4, eval_episodes=1
+    )
+
+    def workers_seeds() -> set:
+        """The seeds the workers' envs were reset with since the last call (not this process's, which
+        evaluates)."""
+        with open("seeds.txt") as f:
+            lines = [line.split() for line in f]
+        os.remove("seeds.txt")
+        return {int(seed) for pid, seed in lines if int(pid) != os.getpid()}
+
+    first = a3c.train(a3c.Args(total_timesteps=64, save_model=True, **settings))
+    # a new run's workers as always, worker k seeded with seed + 1000 k (and its env i with that + i)
+    assert workers_seeds() == {1, 1_001}
+    step = torch.load(first["model_path"], weights_only=False)["global_step"]
+    a3c.train(a3c.Args(total_timesteps=128, resume=first["model_path"], **settings))
+    # a resumed run's from the step it goes on from: not the first run's episodes again
+    assert workers_seeds() == {1 + step, 1_001 + step}
