@@ -297,7 +297,8 @@ def train(args: Args) -> dict:
 
         values = baseline(b_obs)
         psi = b_returns - values.detach() if args.baseline else b_returns
-        if args.normalize_returns:
+        # a batch of a single step has no spread, and is left as it is
+        if args.normalize_returns and len(psi) > 1:
             psi = (psi - psi.mean()) / (psi.std() + 1e-8)
         policy_loss = -(policy(b_obs).log_prob(b_actions) * psi).mean()
         value_loss = ((values - b_returns) ** 2).mean()

@@ -140,3 +140,12 @@ def test_each_update_weighs_the_actions_drawn_by_the_return_less_the_baseline(
     for (gradients,) in baseline_optimizer.gradients:
         torch.testing.assert_close(gradients, torch.tensor(value_gradient))
     assert len(baseline_optimizer.gradients) == len(policy_optimizer.gradients)
+
+
+def test_a_batch_of_a_single_step_is_learned_from_as_it_is():
+    # one env on a chain cut after one step: every batch is a single step, whose ψ has no spread to
+    # scale by (its std is nan), and is learned from unscaled, not taken for a divergence
+    summary = reinforce.train(
+        reinforce.Args(env_id="ChainCut-v0", num_envs=1, total_timesteps=20, eval_episodes=1)
+    )
+    assert summary["eval_returns"] == [1.0]
