@@ -37,6 +37,17 @@ Continuous actions (a Box): π_θ is a diagonal Gaussian, its mean the policy he
 standard deviation a learned parameter of its own, the same in every state; actions are clipped
 to the bounds only when they are sent to the env, and learned from as they were sampled.
 
+The defaults are tuned for CartPole. Continuous control needs settings of its own, those of the
+well-tuned A2C setups (benchmarks/run.py, for Pendulum-v1): observations normalised by their running
+mean and standard deviation (`--normalize-observation`); rewards divided by the running standard
+deviation of the discounted return G = r + γ G (`--normalize-reward`), so that the values the critic
+regresses on are of unit size and c_v = 0.4 no longer lets the value loss swamp the policy's in the
+shared torso; γ = 0.9 and λ = 0.9, for Pendulum's dense reward; no entropy bonus; and a learning rate
+that falls to 0 over the run (`--anneal-lr`): at a constant one the policy reached −200 and fell back,
+again and again. The observations' statistics are buffers of the network and the return's a part of
+the learner: both are saved in every checkpoint and restored on resume, and the evaluation uses the
+observations' as they are, without updating them.
+
 What differs from `actor_critic.py`: rollouts of num_steps, not one step, and GAE(λ) over them;
 one network with a shared torso, one loss and one optimizer instead of two networks and two;
 the gradient-norm clip; the advantages scaled to unit spread per rollout, as that file scales δ
@@ -118,6 +129,12 @@ class Args:
     """the largest norm the gradient is clipped to"""
     hidden_size: int = 64
     """the width of the two hidden layers of the shared torso"""
+    anneal_lr: bool = False
+    """if toggled, the learning rate falls linearly to 0 over the budget the run was started with"""
+    normalize_observation: bool = False
+    """if toggled, the network sees each observation less the running mean, over the running std"""
+    normalize_reward: bool = False
+    """if toggled, the rewards are divided by the running std of the discounted return"""
 
 
 # The values each argument may take, as intervals; anything else is refused before the run starts.
@@ -174,11 +191,47 @@ def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_f
     return envs
 
 
-class ActorCritic(nn.Module):
-    """A shared torso, then two heads: π_θ(·|s), a distribution over the actions, and V_θ(s)."""
+class RunningMeanStd(nn.Module):
+    """The mean and variance of all the samples seen so far, merged batch by batch (Chan et al.'s
+    parallel algorithm), in float64. They start from a prior of mean 0 and variance 1 that weighs as
+    1e-4 of a sample, as in gymnasium's and Stable-Baselines' normalisation, so that a first batch of
+    one sample gives a variance that is small but not 0. Buffers, saved and loaded with the module."""
 
-    def __init__(self, obs_dim: int, action_space: gym.spaces.Space, hidden_size: int):
+    def __init__(self, shape=()):
         super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+
+    def update(self, x: np.ndarray):
+        x = torch.as_tensor(x, dtype=torch.float64, device=self.mean.device)
+        n = len(x)
+        if n == 0:
+            return
+        delta, total = x.mean(dim=0) - self.mean, self.count + n
+        spread = self.var * self.count + x.var(dim=0, unbiased=False) * n + delta**2 * self.count * n / total
+        self.var.copy_(spread / total)
+        self.mean.add_(delta * n / total)
+        self.count.copy_(total)
+
+    def std(self) -> torch.Tensor:
+        return (self.var + 1e-8).sqrt()
+
+
+class ActorCritic(nn.Module):
+    """A shared torso, then two heads: π_θ(·|s), a distribution over the actions, and V_θ(s). With
+    `normalize_observation`, the torso sees (s − μ_s) / σ_s, clipped to ±10, μ_s and σ_s the running
+    statistics of the observations, which the training loop updates and which are saved with the weights."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_space: gym.spaces.Space,
+        hidden_size: int,
+        normalize_observation: bool = False,
+    ):
+        super().__init__()
+        self.obs_rms = RunningMeanStd(obs_dim) if normalize_observation else None
         self.continuous = isinstance(action_space, gym.spaces.Box)
         n_out = action_space.shape[0] if self.continuous else action_space.n
         self.torso = nn.Sequential(
@@ -192,9 +245,15 @@ class ActorCritic(nn.Module):
         if self.continuous:
             self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """(s − μ_s) / σ_s clipped to ±10 with `normalize_observation`, s itself without."""
+        if self.obs_rms is None:
+            return x
+        return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()
+
     def forward(self, x: torch.Tensor):
         """π_θ(·|s) and V_θ(s)."""
-        h = self.torso(x)
+        h = self.torso(self.normalize(x))
         out = self.policy_head(h)
         # independent Gaussians: log π and H sum over the action's dimensions
         pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)
@@ -202,7 +261,7 @@ class ActorCritic(nn.Module):
 
     def greedy(self, x: torch.Tensor) -> torch.Tensor:
         """The most probable action: the argmax of the logits, or the Gaussian's mean."""
-        out = self.policy_head(self.torso(x))
+        out = self.policy_head(self.torso(self.normalize(x)))
         return out if self.continuous else out.argmax(dim=1)
 
 
@@ -270,25 +329,38 @@ def train(args: Args) -> dict:
     # ---- network, optimizer, rollout storage ----
     obs_dim = int(np.prod(envs.single_observation_space.shape))
     action_space = envs.single_action_space
-    agent = ActorCritic(obs_dim, action_space, args.hidden_size).to(device)
+    agent = ActorCritic(obs_dim, action_space, args.hidden_size, args.normalize_observation).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, fused=True)
     rollout = Rollout(args.num_steps, args.num_envs, obs_dim, action_space.shape, action_space.dtype)
+    # the statistics of the discounted return, for --normalize-reward: on the CPU, with the rewards
+    return_rms = RunningMeanStd()
     # what a checkpoint holds, and a resumed run takes back
-    learner = {"agent": agent, "optimizer": optimizer}
+    learner = {"agent": agent, "optimizer": optimizer, "return_rms": return_rms}
 
     # ---- the training loop ----
     obs, _ = envs.reset(seed=args.seed)
     autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
-    envs, obs, autoreset = run.resume(learner, (envs, obs, autoreset))  # as the checkpoint left them
+    discounted = np.zeros(args.num_envs)  # each env's discounted return so far, for --normalize-reward
+    # as the checkpoint left them
+    envs, obs, autoreset, discounted = run.resume(learner, (envs, obs, autoreset, discounted))
     batch_size = args.num_envs * args.num_steps
     num_iterations = args.total_timesteps // batch_size
     for iteration in range(run.step // batch_size + 1, num_iterations + 1):
+        if args.anneal_lr:  # over the budget the run began with, as every schedule: 0 past it
+            done = (iteration - 1) * batch_size / run.planned_steps
+            optimizer.param_groups[0]["lr"] = args.learning_rate * max(0.0, 1 - done)
         for t in range(args.num_steps):
             global_step = (iteration - 1) * batch_size + (t + 1) * args.num_envs
+            if args.normalize_observation:
+                agent.obs_rms.update(obs[~autoreset])
             with torch.no_grad():
                 pi, _ = agent(torch.as_tensor(obs, dtype=torch.float32, device=device))
                 actions = pi.sample().cpu().numpy()
             next_obs, rewards, terminations, truncations, infos = envs.step(to_env(actions, action_space))
+            if args.normalize_reward:  # r / σ_G, G = r + γ G the discounted return, restarted in each episode
+                discounted = args.gamma * discounted * ~autoreset + rewards
+                return_rms.update(discounted[~autoreset])
+                rewards = rewards / return_rms.std().item()
             rollout.add(t, obs, actions, rewards, terminations, truncations, autoreset)
             run.log_episodes(global_step, infos)
             autoreset = terminations | truncations
@@ -339,7 +411,7 @@ def train(args: Args) -> dict:
         if last_iteration or run.due(args.eval_frequency, global_step):
             eval_returns = evaluate(agent, eval_envs, args.eval_episodes, run.eval_seed, device)
             run.log_evaluation(global_step, eval_returns)
-        if run.end_step(global_step, last_iteration, learner, (envs, obs, autoreset)):
+        if run.end_step(global_step, last_iteration, learner, (envs, obs, autoreset, discounted)):
             break  # the last step, or the first after Ctrl-C or SIGTERM
     return run.finish(envs, eval_envs)
 

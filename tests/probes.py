@@ -306,7 +306,7 @@ def actor_critic_tables(module, monkeypatch, policy, values):
     made = []
 
     class TableActorCritic(nn.Module):
-        def __init__(self, obs_dim, action_space, hidden_size):
+        def __init__(self, obs_dim, action_space, hidden_size, normalize_observation=False):
             super().__init__()
             self.continuous = isinstance(action_space, gym.spaces.Box)
             self.policy = nn.Parameter(torch.tensor(policy, dtype=torch.float32))

@@ -3,12 +3,15 @@ chain (tests/probes.py), with tables for the network, each update's gradients ar
 worked out here and of the actions drawn, clipped to max_grad_norm; in continuous mode, a Gaussian policy
 that learns from the actions as drawn, clipped to the bounds only on their way to the env."""
 
+import glob
+
 import gymnasium as gym
 import numpy as np
 import probes
 import pytest
 import torch
 from conftest import load_algorithm
+from test_reliability import StopsTheRunAtStep  # and its envs, which stop the run where a test wants
 
 a2c = load_algorithm("a2c")
 
@@ -155,3 +158,104 @@ def test_a2c_advantages_stop_at_an_episode_end_in_the_middle_of_a_rollout():
     np.testing.assert_allclose(advantages[1], [-1, 2.5, -1])
     # step 0: δ = 1 + 0.5·2 − 1 = 1, plus γλ = 0.25 times the advantage of step 1
     np.testing.assert_allclose(advantages[0], [1 - 0.25, 1 + 0.25 * 2.5, 1 - 0.25])
+
+
+# The normalisations of continuous control (--normalize-observation, --normalize-reward): running
+# statistics that start from a prior of mean 0 and variance 1 weighing 1e-4 of a sample.
+def pooled(samples: np.ndarray, prior: float = 1e-4):
+    """The mean and variance of `samples` (along the first axis) pooled with the prior."""
+    mean = samples.sum(axis=0) / (prior + len(samples))
+    return mean, (prior * (1 + mean**2) + ((samples - mean) ** 2).sum(axis=0)) / (prior + len(samples))
+
+
+def test_running_statistics_merged_batch_by_batch_are_those_of_all_the_samples():
+    rms = a2c.RunningMeanStd(2)
+    batches = [np.array([[1.0, -2.0], [2.0, 0.0], [3.0, 5.0]]), np.zeros((0, 2)), np.array([[4.0, 1.0]])]
+    for batch in batches:
+        rms.update(batch)
+    mean, var = pooled(np.concatenate(batches))
+    np.testing.assert_allclose(rms.mean.numpy(), mean)
+    np.testing.assert_allclose(rms.var.numpy(), var)
+    assert rms.count.item() == pytest.approx(4 + 1e-4)
+
+
+def test_the_network_sees_observations_less_their_mean_over_their_std_clipped_to_10():
+    torch.manual_seed(0)
+    space = gym.make("Pendulum-v1").action_space
+    agent = a2c.ActorCritic(obs_dim=3, action_space=space, hidden_size=8, normalize_observation=True)
+    plain = a2c.ActorCritic(obs_dim=3, action_space=space, hidden_size=8)
+    plain.load_state_dict({k: v for k, v in agent.state_dict().items() if not k.startswith("obs_rms")})
+    agent.obs_rms.mean.copy_(torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64))
+    agent.obs_rms.var.copy_(torch.tensor([4.0, 0.25, 1e-6], dtype=torch.float64))
+    obs = torch.tensor([[3.0, -2.5, 0.5], [1.0, 0.0, 9.0]])
+    # (s − μ) / σ by hand, the last entry of the second row clipped from 8.5 / 1e-3 to 10
+    seen = torch.tensor([[1.0, -1.0, 0.0], [0.0, 4.0, 10.0]])
+    with torch.no_grad():
+        torch.testing.assert_close(agent(obs)[1], plain(seen)[1])
+        torch.testing.assert_close(agent(obs)[0].mean, plain(seen)[0].mean)
+        torch.testing.assert_close(agent.greedy(obs), plain.greedy(seen))
+
+
+def test_the_statistics_are_of_the_states_acted_from_and_the_evaluation_leaves_them_alone(monkeypatch):
+    # one env on the chain: states 0 and 1 acted from, then the step that only resets the env from state 2,
+    # which is not a state acted from; 24 steps (three rollouts of 8) are eight episodes
+    evaluated = []
+    evaluate = a2c.evaluate
+
+    def evaluate_and_look(agent, *args):
+        before = agent.obs_rms.state_dict()
+        returns = evaluate(agent, *args)
+        evaluated.append(all(torch.equal(before[key], agent.obs_rms.state_dict()[key]) for key in before))
+        return returns
+
+    monkeypatch.setattr(a2c, "evaluate", evaluate_and_look)
+    settings = PROBE | dict(total_timesteps=24, normalize_observation=True, save_model=True)
+    summary = a2c.train(a2c.Args(env_id="Chain-v0", **settings))
+    obs_rms = torch.load(summary["model_path"], weights_only=False)["agent"]
+    mean, var = pooled(np.eye(3)[[0, 1] * 8])
+    np.testing.assert_allclose(obs_rms["obs_rms.mean"].numpy(), mean)
+    np.testing.assert_allclose(obs_rms["obs_rms.var"].numpy(), var)
+    assert evaluated == [True]
+
+
+def test_rewards_are_divided_by_the_running_std_of_the_discounted_return(monkeypatch):
+    stored = []
+
+    class RecordingRollout(a2c.Rollout):
+        def add(self, t, obs, actions, rewards, *args, **kwargs):
+            stored.append(float(rewards[0]))
+            super().add(t, obs, actions, rewards, *args, **kwargs)
+
+    monkeypatch.setattr(a2c, "Rollout", RecordingRollout)
+    a2c.train(a2c.Args(env_id="Chain-v0", **(PROBE | dict(total_timesteps=24, normalize_reward=True))))
+    # one env, γ = 0.5: r = 1, 2 in each episode, then a step that only resets the env (r = 0). The
+    # discounted return G = r + γ G restarts in each episode: G = 1, then 2 + 0.5 · 1 = 2.5. Each reward
+    # is divided by the std of all the G so far, the reset steps' left out.
+    returns, expected = [], []
+    for t in range(24):
+        reward = [1.0, 2.0, 0.0][t % 3]
+        if t % 3 < 2:
+            returns.append([1.0, 2.5][t % 3])
+        expected.append(reward / np.sqrt(pooled(np.array(returns))[1] + 1e-8))
+    np.testing.assert_allclose(stored, expected, rtol=1e-6)
+
+
+def test_a_normalized_run_cut_and_resumed_ends_as_an_uninterrupted_one():
+    # the statistics of the observations and of the return, the annealed learning rate and each env's
+    # discounted return so far all carry over a resume
+    settings = dict(env_id="Pendulum700-v0", seed=1, num_envs=4, num_steps=8, total_timesteps=1_024)
+    settings |= dict(eval_episodes=1, save_model=True, stop_when_solved=False)
+    settings |= dict(anneal_lr=True, normalize_observation=True, normalize_reward=True)
+    StopsTheRunAtStep.stop_at = None
+    full = a2c.train(a2c.Args(exp_name="full", **settings))
+    StopsTheRunAtStep.steps, StopsTheRunAtStep.stop_at = 0, 500
+    with pytest.raises(SystemExit):
+        a2c.train(a2c.Args(exp_name="cut", **settings))
+    checkpoint_path = glob.glob("runs/*__cut__1__*/cut.pt")[0]
+    resumed = a2c.train(a2c.Args(exp_name="cut", resume=checkpoint_path, **settings))
+    assert resumed["eval_returns"] == full["eval_returns"]
+    ends = [torch.load(summary["model_path"], weights_only=False) for summary in (full, resumed)]
+    for key in ("agent", "return_rms"):
+        assert ends[0][key].keys() == ends[1][key].keys()
+        for name, value in ends[0][key].items():
+            assert torch.equal(value, ends[1][key][name]), (key, name)
