@@ -288,6 +288,376 @@ MUTATIONS = {
             "",
         ),
     ],
+    "ddpg": [
+        (
+            "the termination mask dropped: bootstraps through the end of the episode",
+            "td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q",
+            "td_target = b_rewards + args.gamma * next_q",
+        ),
+        (
+            "γ² where γ belongs",
+            "td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q",
+            "td_target = b_rewards + args.gamma**2 * (1 - b_terminations) * next_q",
+        ),
+        (
+            "the online critic where the target critic belongs",
+            "next_q = target_critic(b_next_obs, target_actor(b_next_obs))",
+            "next_q = critic(b_next_obs, target_actor(b_next_obs))",
+        ),
+        (
+            "the online actor where the target actor belongs",
+            "next_q = target_critic(b_next_obs, target_actor(b_next_obs))",
+            "next_q = target_critic(b_next_obs, actor(b_next_obs))",
+        ),
+        (
+            "the critic learns Q(s, μ(s)), not Q(s, a) of the action taken",
+            "q_taken = critic(b_obs, b_actions)",
+            "q_taken = critic(b_obs, actor(b_obs))",
+        ),
+        (
+            "the actor's loss with the wrong sign: it descends the critic",
+            "actor_loss = -critic(b_obs, actor(b_obs)).mean()",
+            "actor_loss = critic(b_obs, actor(b_obs)).mean()",
+        ),
+        (
+            "the actor's loss through the target critic",
+            "actor_loss = -critic(b_obs, actor(b_obs)).mean()",
+            "actor_loss = -target_critic(b_obs, actor(b_obs)).mean()",
+        ),
+        (
+            "the Polyak average the wrong way round: θ⁻ ← (1 − τ) θ + τ θ⁻",
+            "target_param.lerp_(param, args.tau)",
+            "target_param.lerp_(param, 1 - args.tau)",
+        ),
+        (
+            "the step that only resets the env stored as a transition",
+            "keep = ~autoreset",
+            "keep = np.ones_like(autoreset)",
+        ),
+        (
+            "a truncation stored as a termination: no bootstrap at a time limit",
+            "rb.add(obs[keep], next_obs[keep], actions[keep], rewards[keep], terminations[keep])",
+            "rb.add(obs[keep], next_obs[keep], actions[keep], rewards[keep], (terminations | truncations)[keep])",
+        ),
+        (
+            "the noise added after clipping: actions outside the bounds",
+            "actions = np.clip(actions + noise, low, high).astype(np.float32)",
+            "actions = (np.clip(actions, low, high) + noise).astype(np.float32)",
+        ),
+        (
+            "the clip to [−1, 1], whatever the env's bounds",
+            "actions = np.clip(actions + noise, low, high).astype(np.float32)",
+            "actions = np.clip(actions + noise, -1.0, 1.0).astype(np.float32)",
+        ),
+        (
+            "the noise's σ not in units of half the action range",
+            "noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2, size=actions.shape)",
+            "noise = np.random.normal(0.0, args.exploration_noise, size=actions.shape)",
+        ),
+        (
+            "exploration noise left on in the greedy evaluation",
+            "actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()\n"
+            "            obs, rewards, terminations, truncations, infos = envs.step(actions)",
+            "actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()\n"
+            "            actions += np.random.normal(0.0, 0.1, size=actions.shape)\n"
+            "            obs, rewards, terminations, truncations, infos = envs.step(actions)",
+        ),
+        (
+            "the actor's tanh scaled to the whole action range, not half of it",
+            'self.register_buffer("action_scale", (high - low) / 2)',
+            'self.register_buffer("action_scale", high - low)',
+        ),
+        (
+            "the Ornstein-Uhlenbeck process not restarted with a new episode",
+            "        self.x[restart] = 0.0\n",
+            "",
+        ),
+    ],
+    "dqn_jax": [
+        (
+            "the termination mask dropped: bootstraps through the end of the episode",
+            "td_target = rewards + args.gamma * (1 - terminations) * next_q",
+            "td_target = rewards + args.gamma * next_q",
+        ),
+        (
+            "γ² where γ belongs",
+            "td_target = rewards + args.gamma * (1 - terminations) * next_q",
+            "td_target = rewards + args.gamma**2 * (1 - terminations) * next_q",
+        ),
+        (
+            "the online network where the target network belongs",
+            "next_q = q_network(target_params, next_obs).max(axis=1)",
+            "next_q = q_network(params, next_obs).max(axis=1)",
+        ),
+        (
+            "the squared error where the Huber loss belongs",
+            "return optax.huber_loss(q_taken, jax.lax.stop_gradient(td_target)).mean(), q_taken",
+            "return optax.squared_error(q_taken, jax.lax.stop_gradient(td_target)).mean(), q_taken",
+        ),
+        (
+            "the Polyak average the wrong way round: θ⁻ ← (1 − τ) θ + τ θ⁻",
+            "target_params = optax.incremental_update(params, target_params, args.tau)",
+            "target_params = optax.incremental_update(target_params, params, args.tau)",
+        ),
+        (
+            "a truncation stored as a termination: no bootstrap at a time limit",
+            "transitions = (obs, actions, rewards, next_obs, terminations.astype(jnp.float32))",
+            "transitions = (obs, actions, rewards, next_obs, (terminations | truncations).astype(jnp.float32))",
+        ),
+        (
+            "the next episode's first observation stored as s': a transition across the reset",
+            "transitions = (obs, actions, rewards, next_obs, terminations.astype(jnp.float32))",
+            "transitions = (obs, actions, rewards, envs.state, terminations.astype(jnp.float32))",
+        ),
+        (
+            "the buffer's first slot never written, and learned from as a transition of zeros",
+            "idx = ((iteration - 1) * args.num_envs + jnp.arange(args.num_envs)) % args.buffer_size",
+            "idx = (iteration * args.num_envs + jnp.arange(args.num_envs)) % args.buffer_size",
+        ),
+        (
+            "ε-greedy acting on the target network",
+            "actions = jnp.where(explore, random_actions, q_network(agent.params, obs).argmax(axis=1))",
+            "actions = jnp.where(explore, random_actions, q_network(agent.target_params, obs).argmax(axis=1))",
+        ),
+        (
+            "ε-greedy the wrong way round: explores with probability 1 − ε",
+            "explore = jax.random.uniform(explore_key, (args.num_envs,)) < epsilon",
+            "explore = jax.random.uniform(explore_key, (args.num_envs,)) > epsilon",
+        ),
+        (
+            "ε rising from end_e to start_e",
+            "epsilon = args.start_e + (args.end_e - args.start_e) * jnp.minimum(",
+            "epsilon = args.end_e + (args.start_e - args.end_e) * jnp.minimum(",
+        ),
+        (
+            "a learning agent's update thrown away, a solved agent's kept",
+            "lambda new, old: jnp.where(learning, new, old), (params, target_params, opt_state), networks",
+            "lambda new, old: jnp.where(learning, old, new), (params, target_params, opt_state), networks",
+        ),
+    ],
+    "reinforce": [
+        (
+            "γ² where γ belongs in the return",
+            "running = self.rewards[t] + gamma * np.where(self.ends[t], bootstrap, running)",
+            "running = self.rewards[t] + gamma**2 * np.where(self.ends[t], bootstrap, running)",
+        ),
+        (
+            "the return bootstrapped through a termination",
+            "bootstrap = np.where(batch.truncated, last_values, 0.0)",
+            "bootstrap = last_values",
+        ),
+        (
+            "a truncation stored as a termination: no bootstrap at a time limit",
+            "self.truncated[ended] = truncations[ended] & ~terminations[ended]",
+            "self.truncated[ended] = False",
+        ),
+        (
+            "a step both terminated and truncated stored as truncated: it bootstraps",
+            "self.truncated[ended] = truncations[ended] & ~terminations[ended]",
+            "self.truncated[ended] = truncations[ended]",
+        ),
+        (
+            "a truncated return bootstrapped from the state it was cut in, not the one it led to",
+            "self.last_obs[ended] = next_obs[ended]",
+            "self.last_obs[ended] = obs[ended]",
+        ),
+        (
+            "the steps of an env idling after its episode's end learned from",
+            "steps = batch.alive[:length]",
+            "steps = np.ones_like(batch.alive[:length])",
+        ),
+        (
+            "the return where the return less the baseline belongs",
+            "psi = b_returns - values.detach() if args.baseline else b_returns",
+            "psi = b_returns",
+        ),
+        (
+            "the sign of the policy gradient: descends the expected return",
+            "policy_loss = -(policy(b_obs).log_prob(b_actions) * psi).mean()",
+            "policy_loss = (policy(b_obs).log_prob(b_actions) * psi).mean()",
+        ),
+        (
+            "ψ scaled without its mean taken off",
+            "psi = (psi - psi.mean()) / (psi.std() + 1e-8)",
+            "psi = psi / (psi.std() + 1e-8)",
+        ),
+        (
+            "the baseline regressed on ψ, not on the return",
+            "value_loss = ((values - b_returns) ** 2).mean()",
+            "value_loss = ((values - psi) ** 2).mean()",
+        ),
+    ],
+    "actor_critic": [
+        (
+            "the termination mask dropped: bootstraps through the end of the episode",
+            "td_target = r + args.gamma * (1 - terminated) * critic(s_next)",
+            "td_target = r + args.gamma * critic(s_next)",
+        ),
+        (
+            "γ² where γ belongs",
+            "td_target = r + args.gamma * (1 - terminated) * critic(s_next)",
+            "td_target = r + args.gamma**2 * (1 - terminated) * critic(s_next)",
+        ),
+        (
+            "a truncation taken for a termination: no bootstrap at a time limit",
+            "terminated = torch.as_tensor(terminations, dtype=torch.float32, device=device)",
+            "terminated = torch.as_tensor(terminations | truncations, dtype=torch.float32, device=device)",
+        ),
+        (
+            "a step that only resets its env learned from",
+            "real = torch.as_tensor(~autoreset, device=device)",
+            "real = torch.as_tensor(np.ones_like(autoreset), device=device)",
+        ),
+        (
+            "the step after a truncation, which only resets the env, learned from",
+            "autoreset = terminations | truncations",
+            "autoreset = terminations",
+        ),
+        (
+            "the TD target not held constant: the critic's gradient flows into V(s') too",
+            "            with torch.no_grad():\n                td_target",
+            "            if True:\n                td_target",
+        ),
+        (
+            "the sign of the policy gradient",
+            "actor_loss = -(delta_hat * pi.log_prob(actions)[real]).mean() - args.ent_coef * entropy",
+            "actor_loss = (delta_hat * pi.log_prob(actions)[real]).mean() - args.ent_coef * entropy",
+        ),
+        (
+            "the entropy bonus with the wrong sign: a penalty",
+            "actor_loss = -(delta_hat * pi.log_prob(actions)[real]).mean() - args.ent_coef * entropy",
+            "actor_loss = -(delta_hat * pi.log_prob(actions)[real]).mean() + args.ent_coef * entropy",
+        ),
+        (
+            "the entropy bonus taken in the steps that only reset an env too",
+            "entropy = pi.entropy()[real].mean()",
+            "entropy = pi.entropy().mean()",
+        ),
+        (
+            "δ not scaled by its spread",
+            "delta_hat = delta_hat / (delta_hat.std() + 1e-8)",
+            "delta_hat = delta_hat",
+        ),
+    ],
+    "a2c": [
+        (
+            "the termination mask dropped: bootstraps through the end of the episode",
+            "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
+            "delta = self.rewards + gamma * values[1:] - values[:-1]",
+        ),
+        (
+            "a truncation stored as a termination: no bootstrap at a time limit",
+            "self.terminated[t], self.ended[t] = terminations, terminations | truncations",
+            "self.terminated[t], self.ended[t] = terminations | truncations, terminations | truncations",
+        ),
+        (
+            "the advantage summed on across an episode's end into the next episode",
+            "running = delta[t] + gamma * gae_lambda * (1 - self.ended[t]) * running",
+            "running = delta[t] + gamma * gae_lambda * running",
+        ),
+        (
+            "γ where γλ belongs",
+            "running = delta[t] + gamma * gae_lambda * (1 - self.ended[t]) * running",
+            "running = delta[t] + gamma * (1 - self.ended[t]) * running",
+        ),
+        (
+            "a step that only resets its env stored as a transition",
+            "self.real[t] = ~autoreset",
+            "self.real[t] = True",
+        ),
+        (
+            "no bootstrap where the rollout cuts an episode",
+            "all_values = torch.cat([values, agent(b_obs[-1:])[1]]).cpu().numpy()",
+            "all_values = torch.cat([values, torch.zeros_like(values[-1:])]).cpu().numpy()",
+        ),
+        (
+            "the sign of the policy gradient",
+            "policy_loss = -(advantages * log_probs).mean()",
+            "policy_loss = (advantages * log_probs).mean()",
+        ),
+        (
+            "the critic's target not detached: it moves with V, and V learns nothing",
+            "returns = advantages + values.detach()  # R_t, the critic's target",
+            "returns = advantages + values  # R_t, the critic's target",
+        ),
+        (
+            "the entropy bonus with the wrong sign: a penalty",
+            "loss = policy_loss + args.vf_coef * value_loss - args.ent_coef * entropy",
+            "loss = policy_loss + args.vf_coef * value_loss + args.ent_coef * entropy",
+        ),
+        (
+            "the advantages not scaled by their spread",
+            "advantages = advantages / (advantages.std() + 1e-8)",
+            "advantages = advantages",
+        ),
+        (
+            "the gradient clipping dropped",
+            "            nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)\n",
+            "",
+        ),
+        (
+            "continuous actions clipped before they are stored: learned from as clipped, not as drawn",
+            "rollout.add(t, obs, actions, rewards, terminations, truncations, autoreset)",
+            "rollout.add(t, obs, to_env(actions, action_space), rewards, terminations, truncations, autoreset)",
+        ),
+    ],
+    "a3c": [
+        (
+            "the termination mask dropped: bootstraps through the end of the episode",
+            "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
+            "delta = self.rewards + gamma * values[1:] - values[:-1]",
+        ),
+        (
+            "a truncation stored as a termination: no bootstrap at a time limit",
+            "self.terminated[t], self.ended[t] = terminations, terminations | truncations",
+            "self.terminated[t], self.ended[t] = terminations | truncations, terminations | truncations",
+        ),
+        (
+            "the advantage summed on across an episode's end into the next episode",
+            "running = delta[t] + gamma * gae_lambda * (1 - self.ended[t]) * running",
+            "running = delta[t] + gamma * gae_lambda * running",
+        ),
+        (
+            "a step that only resets its env stored as a transition",
+            "self.real[t] = ~autoreset",
+            "self.real[t] = True",
+        ),
+        (
+            "the sign of the policy gradient",
+            "policy_loss = -(advantages * log_probs).mean()",
+            "policy_loss = (advantages * log_probs).mean()",
+        ),
+        (
+            "the critic's target not detached: it moves with V, and V learns nothing",
+            "returns = advantages + values.detach()",
+            "returns = advantages + values",
+        ),
+        (
+            "the entropy bonus with the wrong sign: a penalty",
+            "loss = policy_loss + args.vf_coef * value_loss - args.ent_coef * entropy",
+            "loss = policy_loss + args.vf_coef * value_loss + args.ent_coef * entropy",
+        ),
+        (
+            "the gradient clipping dropped",
+            "        nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)\n",
+            "",
+        ),
+        (
+            "continuous actions clipped before they are stored: learned from as clipped, not as drawn",
+            "rollout.add(t, obs, actions, rewards, terminations, truncations, autoreset)",
+            "rollout.add(t, obs, to_env(actions, action_space), rewards, terminations, truncations, autoreset)",
+        ),
+        (
+            "the local copy never refreshed from the shared network: θ' ← θ dropped",
+            "        agent.load_state_dict(shared_agent.state_dict())  # θ' ← θ\n",
+            "",
+        ),
+        (
+            "the worker's gradient never reaching the shared network",
+            "shared_param.grad = param.grad",
+            "pass",
+        ),
+    ],
 }
 
 # Changes tried and left out, because they make no difference to what is learned: (file, change, why).
@@ -296,6 +666,39 @@ NOT_BUGS = [
         "dqn",
         "F.smooth_l1_loss(td_target, q_taken), the arguments swapped",
         "the Huber loss is symmetric, and td_target carries no gradient: the same loss and gradient",
+    ),
+    (
+        "reinforce",
+        "psi.std() without the + 1e-8",
+        "the same ψ̂ to a part in 1e8 wherever ψ has any spread; only a batch whose ψ are all equal tells them "
+        "apart (0 / 1e-8 against 0 / 0), and no real batch is one",
+    ),
+    (
+        "a2c",
+        "advantages.std() without the + 1e-8 (and the same in a3c.py)",
+        "the same Â to a part in 1e8 wherever the advantages have any spread; only a rollout whose advantages "
+        "are all equal tells them apart",
+    ),
+    (
+        "a2c",
+        "(returns - values) ** 2 for (values - returns) ** 2 in the value loss (and the same in a3c.py)",
+        "the same square, the same loss and gradient",
+    ),
+    (
+        "ddpg",
+        "the TD target computed without torch.no_grad()",
+        "the target depends on the target networks alone, whose gradients no optimizer reads (Polyak moves "
+        "them): the critic's gradient is the same; only memory is spent on a graph",
+    ),
+    (
+        "ddpg",
+        "F.mse_loss(td_target, q_taken), the arguments swapped",
+        "the squared error is symmetric: the same loss and gradient",
+    ),
+    (
+        "dqn_jax",
+        "the TD target without jax.lax.stop_gradient",
+        "the target depends on θ⁻ alone, and the gradient is taken with respect to θ: the same gradient",
     ),
 ]
 

@@ -1,5 +1,7 @@
-"""dqn_jax.py: its CartPole steps as gymnasium's, its agents are independent runs, it learns, and it
-refuses bad input as every file does. Skipped where the [jax] extra is not installed."""
+"""dqn_jax.py: its CartPole steps as gymnasium's; its learning step by hand, on a chain of two steps in
+place of CartPole, with the network a table (the TD target, the loss's gradient, what is stored and learned
+from, Polyak averaging, ε-greedy); its agents are independent runs, it learns, and it refuses bad input as
+every file does. Skipped where the [jax] extra is not installed."""
 
 import os
 import pickle
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
-pytest.importorskip("optax")
+optax = pytest.importorskip("optax")
 import jax.numpy as jnp  # noqa: E402
 from conftest import ALGORITHMS_DIR, load_algorithm  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -74,6 +76,144 @@ def test_an_episode_that_ends_restarts_on_the_same_step():
     going_on = dqn_jax.CartPole(jnp.zeros(4), jnp.int32(10), jnp.float32(10))
     env, obs, *_ = dqn_jax.cartpole_autoreset_step(going_on, jnp.int32(1), jax.random.key(3))
     assert int(env.steps) == 11 and np.array_equal(np.asarray(env.state), np.asarray(obs))
+
+
+# ---- the learning step, by hand ----
+# train() runs on the chain of tests/probes.py written in jax.numpy in place of its CartPole (states
+# 0 → 1 → 2, whatever the action, observed one-hot in CartPole's four numbers; leaving s earns s + 1; the
+# episode terminates in state 2), with a Q-network of one linear layer, Q(s, ·) = W[s] + b: a table, with b
+# at 0. Q and Q_TARGET are the online and the target network's tables (rows: states 0 to 3; state 3 is
+# never visited, state 2 never learned from, and its target values would show in a target that bootstraps
+# from a termination). The online network prefers action 1 in state 1, the target network action 0.
+Q = [[1.5, 1.2], [1.7, 3.5], [0.0, 0.0], [0.0, 0.0]]
+Q_TARGET = [[0.9, 0.3], [1.8, 1.5], [7.0, 9.0], [0.0, 0.0]]
+# γ = 0.5. From state 0: r = 1, and the episode goes on to state 1: y = 1 + γ max_a' Q⁻(1, a') = 1 + 0.5 · 1.8
+# = 1.9. From state 1: r = 2, and the episode terminates: y = 2. With one transition a batch, the gradient
+# of the Huber loss is nonzero in W[s, a] alone, and is there δ = Q(s, a) − y where |δ| ≤ 1, and the sign
+# of δ beyond: for (1, 1), δ = 3.5 − 2 = 1.5 and the gradient is 1.
+TD_ERRORS = {(0, 0): 1.5 - 1.9, (0, 1): 1.2 - 1.9, (1, 0): 1.7 - 2.0, (1, 1): 1.0}
+# The same chain cut by a time limit in state 1: its one transition is truncated, not terminated, and
+# bootstraps from state 1, y = 1.9 (not from the first state of the next episode, where the env goes on).
+TD_ERRORS_CUT = {(0, 0): 1.5 - 1.9, (0, 1): 1.2 - 1.9}
+
+# One transition a batch, learning from the first step on, every step, with the target network's τ so
+# small that it keeps its values; 40 steps, each agent on one env.
+JAX_PROBE = dict(
+    batch_size=1,
+    buffer_size=100,
+    learning_starts=0,
+    train_frequency=1,
+    total_timesteps=40,
+    tau=1e-9,
+    gamma=0.5,
+    eval_episodes=1,
+)
+
+
+def probe(monkeypatch, time_limit: int = 1_000, **args) -> list:
+    """Run train() on the chain with the tables, as above, with `args` besides JAX_PROBE. train() starts the
+    online network and the target network from the same parameters (the target a copy): both start from
+    Q_TARGET, and the optimizer, in place of Adam, moves the online network to Q at its first update and
+    leaves it there (a learning rate of 0). Every later update's gradient is then taken at Q, with the
+    target network at Q_TARGET, moved by Polyak averaging alone. Returns those updates, in order: for each,
+    the number of updates before it and the gradient of W."""
+    recorded = []
+
+    def chain_reset(key):
+        return dqn_jax.CartPole(jnp.eye(4)[0], jnp.int32(0), jnp.float32(0))
+
+    def chain_step(env, action):
+        state = env.state.argmax() + 1
+        obs = jnp.eye(4)[state]
+        reward = state.astype(jnp.float32)
+        env = dqn_jax.CartPole(obs, env.steps + 1, env.episode_return + reward)
+        return env, obs, reward, state == 2, env.steps >= time_limit
+
+    def one_layer(key, obs_dim, n_actions, hidden_size):
+        return [(jnp.array(Q_TARGET), jnp.zeros(2))]
+
+    def init(params):
+        # the updates so far, and the move from where the online network starts to Q
+        to_q = [(jnp.array(Q) - w, -b) for w, b in params]
+        return jnp.int32(0), to_q
+
+    def record(count, w):
+        recorded.append((int(count), np.asarray(w)))
+
+    def update(gradients, state, params=None):
+        count, to_q = state
+        jax.debug.callback(record, count, gradients[0][0])  # W's gradient, out of the compiled loop
+        moves = jax.tree.map(lambda move: jnp.where(count == 0, move, 0.0), to_q)
+        return moves, (count + 1, to_q)
+
+    probe_optimizer = optax.GradientTransformation(init, update)
+    monkeypatch.setattr(dqn_jax, "cartpole_reset", chain_reset)
+    monkeypatch.setattr(dqn_jax, "cartpole_step", chain_step)
+    monkeypatch.setattr(dqn_jax, "init_q_network", one_layer)
+    monkeypatch.setattr(optax, "adam", lambda learning_rate: probe_optimizer)
+    # One agent per device: with fewer, train() fills a device with agents that never learn, whose updates
+    # it throws away, and whose gradients would be recorded as well. Each agent plays the chain of its own.
+    dqn_jax.train(dqn_jax.Args(**(JAX_PROBE | dict(num_seeds=len(jax.devices())) | args)))
+    # the updates arrive in any order
+    return sorted(((count, w) for count, w in recorded if count > 0), key=lambda update: update[0])
+
+
+def learned_from(w) -> tuple:
+    """The one entry (state, action) of W that the gradient touches, and the gradient there."""
+    entries = np.argwhere(w)
+    assert len(entries) == 1, f"an update touched {len(entries)} entries of the table, not one"
+    state, action = entries[0]
+    return (int(state), int(action)), float(w[state, action])
+
+
+@pytest.mark.parametrize(("time_limit", "expected"), [(1_000, TD_ERRORS), (1, TD_ERRORS_CUT)])
+def test_each_update_learns_the_td_error_of_a_transition(monkeypatch, time_limit, expected):
+    updates = probe(monkeypatch, time_limit, start_e=1.0, end_e=1.0)  # acting at random throughout
+    # 40 steps, an update each, of which the first only moves the online network to Q; for each agent
+    assert len(updates) == 39 * len(jax.devices())
+    learned = [learned_from(w) for _, w in updates]
+    for entry, gradient in learned:
+        assert entry in expected and gradient == pytest.approx(expected[entry], abs=1e-6), entry
+    assert {entry for entry, _ in learned} == set(expected)  # every one was learned from
+
+
+def test_greedy_actions_are_the_online_networks(monkeypatch):
+    # ε = 0: the action taken is argmax_a Q(s, a), 0 in state 0 and 1 in state 1 (the target network's
+    # would be 0 there); the first step acts before the first update, from Q_TARGET, which agrees in state 0
+    updates = probe(monkeypatch, start_e=0.0, end_e=0.0)
+    assert len(updates) == 39 * len(jax.devices())
+    assert {learned_from(w)[0] for _, w in updates} == {(0, 0), (1, 1)}
+
+
+def test_the_target_network_follows_by_polyak_averaging(monkeypatch):
+    # θ⁻ ← τ θ + (1 − τ) θ⁻ after each update, with θ = Q from the first update on: after c updates,
+    # θ⁻ = Q + (1 − τ)^c (Q_TARGET − Q), and an update from state 0 after them has y = 1 + γ max_a' θ⁻(1, a'),
+    # and the Huber loss's gradient δ = Q(0, a) − y, clipped to [−1, 1]
+    updates = probe(monkeypatch, tau=0.02, start_e=1.0, end_e=1.0)
+    q, q_target = np.array(Q), np.array(Q_TARGET)
+    checked = 0
+    for count, w in updates:
+        (state, action), gradient = learned_from(w)
+        if state == 0:  # from state 1 the episode terminates: y = 2, whatever the target network
+            target = q + 0.98**count * (q_target - q)
+            td_error = q[0, action] - (1 + 0.5 * target[1].max())
+            assert gradient == pytest.approx(np.clip(td_error, -1, 1), abs=1e-5), count
+            checked += 1
+    assert checked > 10
+
+
+def test_epsilon_falls_linearly_to_its_end():
+    # ε = start_e + (end_e − start_e) min(1, t / (exploration_fraction · total_timesteps)), logged every 100
+    # steps: with 1 → 0.2 over 0.5 · 1,000 = 500 steps, ε falls by 0.16 every 100 steps, to 0.2 at step 500
+    args = dqn_jax.Args(
+        total_timesteps=1_000, learning_starts=0, exploration_fraction=0.5, start_e=1.0, end_e=0.2,
+        chunk_steps=500, eval_episodes=1, stop_when_solved=False,
+    )  # fmt: skip
+    events = EventAccumulator(dqn_jax.train(args)["run_dirs"][0], size_guidance={"scalars": 0})
+    events.Reload()
+    logged = events.Scalars("charts/epsilon")
+    assert [event.step for event in logged] == [100, 200, 300, 400, 500, 600, 700, 800, 900, 1_000]
+    assert [event.value for event in logged] == pytest.approx([0.84, 0.68, 0.52, 0.36] + [0.2] * 6)
 
 
 def episode_returns(run_dir):
