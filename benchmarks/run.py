@@ -94,7 +94,7 @@ HYPERPARAMETERS = {
     # the well-tuned A2C setups' continuous settings (a2c.py's docstring says why each)
     ("a2c", "Pendulum-v1"): [
         "--total-timesteps", "1000000", "--num-envs", "8", "--num-steps", "8", "--gamma", "0.9",
-        "--gae-lambda", "0.9", "--vf-coef", "0.4", "--ent-coef", "0", "--learning-rate", "7e-4",
+        "--gae-lambda", "0.9", "--vf-coef", "0.4", "--ent-coef", "0", "--learning-rate", "1.5e-3",
         "--anneal-lr", "--normalize-observation", "--normalize-reward",
     ],
 }  # fmt: skip

@@ -600,6 +600,37 @@ MUTATIONS = {
             "rollout.add(t, obs, actions, rewards, terminations, truncations, autoreset)",
             "rollout.add(t, obs, to_env(actions, action_space), rewards, terminations, truncations, autoreset)",
         ),
+        (
+            "the observation statistics updated in the evaluation too: they would drift with every check",
+            "        out = self.policy_head(self.torso(self.normalize(x)))\n",
+            "        self.obs_rms.update(x.cpu().numpy()) if self.obs_rms is not None else None\n"
+            "        out = self.policy_head(self.torso(self.normalize(x)))\n",
+        ),
+        (
+            "the observations' mean added, not taken off",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+            "return ((x + self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+        ),
+        (
+            "the merged variance without the spread between the batch's mean and the old one",
+            "spread = self.var * self.count + x.var(dim=0, unbiased=False) * n + delta**2 * self.count * n / total",
+            "spread = self.var * self.count + x.var(dim=0, unbiased=False) * n",
+        ),
+        (
+            "the discounted return not restarted at a new episode",
+            "discounted = args.gamma * discounted * ~autoreset + rewards",
+            "discounted = args.gamma * discounted + rewards",
+        ),
+        (
+            "the rewards divided by the variance of the return, not its std",
+            "rewards = rewards / return_rms.std().item()",
+            "rewards = rewards / return_rms.var.item()",
+        ),
+        (
+            "the learning rate annealed over the budget of the command, not of the run: a resume jumps",
+            "done = (iteration - 1) * batch_size / run.planned_steps",
+            "done = (iteration - 1) * batch_size / args.total_timesteps",
+        ),
     ],
     "a3c": [
         (
