@@ -82,6 +82,8 @@ class Args:
     """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
     resume: str | None = None
     """continue the run saved in this checkpoint, with the same arguments"""
+    evaluate: str | None = None
+    """play --eval-episodes greedy episodes with the policy saved in this checkpoint, and train nothing"""
     save_buffer: bool = False
     """if toggled, checkpoints hold the replay buffer too, so that a resumed run continues exactly"""
 
@@ -259,6 +261,11 @@ def train(args: Args) -> dict:
     obs, _ = envs.reset(seed=args.seed)
     autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
     envs, obs, autoreset = run.resume(learner, (envs, obs, autoreset))  # as the checkpoint left them
+    if args.evaluate:  # the checkpoint's policy, played greedily; nothing is trained
+        eval_returns, _, _ = evaluate(
+            q_network, eval_envs, args.eval_episodes, run.eval_seed, device, args.gamma
+        )
+        return run.evaluated(eval_returns, envs, eval_envs)
     num_iterations = args.total_timesteps // args.num_envs
     exploration_steps = args.exploration_fraction * run.planned_steps  # of the budget the run began with
     for iteration in range(run.step // args.num_envs + 1, num_iterations + 1):
@@ -348,6 +355,8 @@ MAY_CHANGE_ON_RESUME = (
     "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
     "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
 )  # fmt: skip
+# What --evaluate takes from the command line; every other argument is the checkpoint's.
+MAY_CHANGE_ON_EVALUATE = ("eval_episodes", "capture_video", "cuda", "track", "evaluate")
 
 
 def fail(message: str):
@@ -384,17 +393,33 @@ def check_args(args):
         fail("--track needs wandb, which is not installed (pip install wandb)")
 
 
-def load_checkpoint(path: str, args) -> dict:
-    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+def read_checkpoint(path: str, flag: str) -> dict:
+    """Read a checkpoint of this file's, refusing a file that is none."""
     if not os.path.isfile(path):
-        fail(f"--resume {path}: no such file")
+        fail(f"{flag} {path}: no such file")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        saved, step = checkpoint["args"], checkpoint["global_step"]
+        checkpoint["args"], checkpoint["global_step"]  # noqa: B018 (what every checkpoint holds)
     except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
-        fail(f"--resume {path}: not a readable checkpoint ({type(e).__name__})")
+        fail(f"{flag} {path}: not a readable checkpoint ({type(e).__name__})")
     if checkpoint.get("algorithm") != ALGORITHM:
-        fail(f"--resume {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+        fail(f"{flag} {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    return checkpoint
+
+
+def checkpoint_to_evaluate(path: str, args) -> dict:
+    """Read the checkpoint of --evaluate, and take its arguments but for MAY_CHANGE_ON_EVALUATE."""
+    checkpoint = read_checkpoint(path, "--evaluate")
+    for name, value in checkpoint["args"].items():
+        if name not in MAY_CHANGE_ON_EVALUATE and hasattr(args, name):
+            setattr(args, name, value)
+    return checkpoint
+
+
+def load_checkpoint(path: str, args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    checkpoint = read_checkpoint(path, "--resume")
+    saved, step = checkpoint["args"], checkpoint["global_step"]
     if step >= args.total_timesteps:
         fail(
             f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
@@ -447,14 +472,20 @@ def state_of(part, args):
 class Run:
     """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input,
     seeds every generator, picks the device and opens the run directory, after reading the checkpoint
-    of --resume; in the loop it logs, prints the progress, keeps the stop rule, says when an evaluation
-    or a checkpoint is due and writes checkpoints; `finish` closes everything and ends the run as it
-    ended: solved or out of budget, diverged, or stopped by a signal."""
+    of --resume or --evaluate; in the loop it logs, prints the progress, keeps the stop rule, says when
+    an evaluation or a checkpoint is due and writes checkpoints; `finish` closes everything and ends the
+    run as it ended: solved or out of budget, diverged, or stopped by a signal; `evaluated` ends an
+    --evaluate, which trains nothing."""
 
     def __init__(self, args):
         check_args(args)
         self.args = args
-        self.checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+        if args.resume and args.evaluate:
+            fail("--resume and --evaluate: a run either goes on or is evaluated, not both")
+        if args.evaluate:
+            self.checkpoint = checkpoint_to_evaluate(args.evaluate, args)
+        else:
+            self.checkpoint = load_checkpoint(args.resume, args) if args.resume else None
         random.seed(args.seed)
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
@@ -471,6 +502,8 @@ class Run:
             if resuming
             else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
         )
+        if args.evaluate:  # its videos apart from the run's own
+            self.name += "-evaluated"
         self.model_path = f"runs/{self.name}/{args.exp_name}.pt"
         if args.track:
             import wandb  # imported only here, so that wandb is needed only with --track
@@ -487,8 +520,12 @@ class Run:
         # the environment steps done, all envs counted: where the loop starts, and then where it is
         self.step = self.start_step = self.checkpoint["global_step"] if resuming else 0
         # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
-        # logged after its checkpoint
-        self.writer = SummaryWriter(f"runs/{self.name}", purge_step=self.step + 1 if resuming else None)
+        # logged after its checkpoint. An evaluation logs nothing.
+        self.writer = (
+            None
+            if args.evaluate
+            else SummaryWriter(f"runs/{self.name}", purge_step=self.step + 1 if resuming else None)
+        )
         if not resuming:
             self.writer.add_text(
                 "hyperparameters",
@@ -519,9 +556,15 @@ class Run:
         """Start the loop. With --resume, load the checkpoint into `learner` (what train() named:
         networks, optimizers, a buffer) and into the random generators, and return the envs where they
         were: `where` is the vector env, then the loop's variables that go with it (its observations…).
-        A new run's `where` comes back as it is."""
+        A new run's `where` comes back as it is; with --evaluate, only the networks are loaded."""
         self.start_time = time.time()
         if self.checkpoint is None:
+            return where
+        if self.args.evaluate:  # the networks (and the statistics they hold), not optimizers or buffers
+            for key, part in learner.items():
+                if isinstance(part, torch.nn.Module):
+                    part.load_state_dict(self.checkpoint[key])
+            print(f"evaluating {self.args.evaluate}, saved after step {self.step:,}")
             return where
         for key, part in learner.items():
             if self.checkpoint[key] is None:
@@ -625,6 +668,18 @@ class Run:
                 print(f"checkpoint saved to {self.model_path}")
         self.step = step
         return stop
+
+    def evaluated(self, eval_returns: list, *envs) -> dict:
+        """End an --evaluate: close the envs, print the greedy evaluation's returns, and return them."""
+        for env in envs:
+            env.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+        print(
+            f"greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}, episode by episode: "
+            + ", ".join(f"{episode_return:.1f}" for episode_return in eval_returns)
+        )
+        return {"eval_returns": eval_returns, "run_dir": None, "model_path": self.args.evaluate}
 
     def finish(self, *envs) -> dict:
         """Close the envs and the writer, and end the run as it ended: a summary of the run to return,

@@ -27,6 +27,7 @@ SHORT_RUNS = {
     "reinforce": dict(total_timesteps=2_000, num_envs=4, eval_frequency=1_000, eval_episodes=2),
     "actor_critic": dict(total_timesteps=2_048, num_envs=8, eval_frequency=1_024, eval_episodes=2),
     "a2c": dict(total_timesteps=2_048, num_envs=4, num_steps=8, eval_frequency=1_024, eval_episodes=2),
+    "ppo": dict(total_timesteps=2_048, num_envs=4, num_steps=16, eval_frequency=1_024, eval_episodes=2),
     "a3c": dict(
         total_timesteps=2_048, num_workers=2, num_envs=2, num_steps=8, eval_frequency=1_024, eval_episodes=2
     ),
@@ -61,6 +62,7 @@ ACTING_NETWORK = {
     "reinforce": ("policy", "Policy", CARTPOLE),
     "actor_critic": ("actor", "Actor", CARTPOLE),
     "a2c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
+    "ppo": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
     "a3c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
     "ddpg": ("actor", "Actor", dict(obs_dim=3, action_space=gym.make("Pendulum-v1").action_space)),
 }
@@ -74,6 +76,7 @@ DETERMINISTIC = [name for name in SHORT_RUNS if name not in ASYNCHRONOUS]
 # and what the error line says.
 WRONG_ENV = {name: ("Pendulum-v1", "discrete action space") for name in SHORT_RUNS} | {
     "a2c": ("Blackjack-v1", "not flat vectors"),
+    "ppo": ("Blackjack-v1", "not flat vectors"),
     "a3c": ("Blackjack-v1", "not flat vectors"),
     "ddpg": ("CartPole-v1", "not a bounded continuous action space"),
 }

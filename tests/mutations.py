@@ -689,6 +689,63 @@ MUTATIONS = {
             "pass",
         ),
     ],
+    "ppo": [
+        (
+            "the policy's objective not clipped",
+            "policy_loss = -torch.min(ratio * mb_advantages, clipped_ratio * mb_advantages).mean()",
+            "policy_loss = -(ratio * mb_advantages).mean()",
+        ),
+        (
+            "the max of the two surrogates, not the min: an optimistic bound",
+            "policy_loss = -torch.min(ratio * mb_advantages, clipped_ratio * mb_advantages).mean()",
+            "policy_loss = -torch.max(ratio * mb_advantages, clipped_ratio * mb_advantages).mean()",
+        ),
+        (
+            "the ratio taken against the policy being learned, not π_old: always 1",
+            "log_ratio = pi.log_prob(b_actions[mb]) - b_log_probs_old[mb]",
+            "log_ratio = pi.log_prob(b_actions[mb]) - pi.log_prob(b_actions[mb]).detach()",
+        ),
+        (
+            "the value loss not clipped",
+            "value_loss = torch.max(value_loss, (b_values_old[mb] + moved - b_returns[mb]) ** 2)",
+            "value_loss = value_loss",
+        ),
+        (
+            "the advantages not normalised within the minibatch",
+            "mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)",
+            "mb_advantages = mb_advantages",
+        ),
+        (
+            "the critic's target from the values being learned, not V_old",
+            "returns = advantages + values_old  # R_t, the critic's target",
+            "returns = advantages + agent(b_obs[:-1])[1]  # R_t, the critic's target",
+        ),
+        (
+            "the entropy bonus with the wrong sign: a penalty",
+            "loss = policy_loss + args.vf_coef * value_loss - args.ent_coef * entropy",
+            "loss = policy_loss + args.vf_coef * value_loss + args.ent_coef * entropy",
+        ),
+        (
+            "the step that only resets an env learned from",
+            "real = np.flatnonzero(rollout.real)  # the transitions, by index in the rollout's steps × envs",
+            "real = np.arange(rollout.real.size)  # the transitions, by index in the rollout's steps × envs",
+        ),
+        (
+            "the passes never stopped by --target-kl",
+            "if run.diverged or 0 < args.target_kl < approx_kl:",
+            "if run.diverged:",
+        ),
+        (
+            "one pass over the rollout whatever --update-epochs",
+            "for _ in range(args.update_epochs):",
+            "for _ in range(1):",
+        ),
+        (
+            "the termination mask dropped from GAE",
+            "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
+            "delta = self.rewards + gamma * values[1:] - values[:-1]",
+        ),
+    ],
 }
 
 # Changes tried and left out, because they make no difference to what is learned: (file, change, why).

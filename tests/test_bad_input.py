@@ -20,6 +20,8 @@ CASES = [
     ({"total_timesteps": 0}, "--total-timesteps must be positive"),
     ({"num_envs": -2}, "--num-envs must be positive"),
     ({"resume": "no/such/checkpoint.pt"}, "--resume no/such/checkpoint.pt: no such file"),
+    ({"evaluate": "no/such/checkpoint.pt"}, "--evaluate no/such/checkpoint.pt: no such file"),
+    ({"evaluate": "a.pt", "resume": "a.pt"}, "--resume and --evaluate: a run either goes on or is evaluated"),
     # by range, not only by sign: each flag names its interval
     ({"gamma": 1.5}, "--gamma must be in [0, 1], not 1.5"),
     ({"gamma": float("nan")}, "--gamma must be in [0, 1], not nan"),
@@ -66,6 +68,9 @@ OWN_CASES = [
         {"env_id": "MultiBinaryActions-v0"},
         "neither a discrete action space nor a vector of continuous",
     ),
+    ("ppo", {"clip_coef": 0.0}, "--clip-coef must be positive, not 0.0"),
+    ("ppo", {"update_epochs": 0}, "--update-epochs must be positive, not 0"),
+    ("ppo", {"target_kl": -0.01}, "--target-kl must be in [0, inf), not -0.01"),
     ("ddpg", {"exploration_noise": -0.1}, "--exploration-noise must be in [0, inf), not -0.1"),
     ("ddpg", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
 ]
@@ -160,6 +165,11 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
         resume=own,
     )
     assert_refused(algorithm, capsys, "the run is complete", **SHORT_RUNS[name], resume=own)
+    # and to evaluate: any checkpoint of this file, none of another's
+    assert_refused(
+        algorithm, capsys, "--evaluate corrupt.pt: not a readable checkpoint", evaluate="corrupt.pt"
+    )
+    assert_refused(algorithm, capsys, f"the checkpoint is of {other}, not of {name}", evaluate=theirs)
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)

@@ -27,6 +27,7 @@ LONG_RUNS = {
     "reinforce": (["--total-timesteps", "8000", "--num-envs", "4"], 2_000),
     "actor_critic": (["--total-timesteps", "24000", "--num-envs", "16"], 6_000),
     "a2c": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),
+    "ppo": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),
     "ddpg": (["--total-timesteps", "3000", "--learning-starts", "500", "--save-buffer"], 1_500),
 }
 # SIGINT (Ctrl-C) for some files, SIGTERM for the others: the code that handles them is the same.

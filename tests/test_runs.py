@@ -5,7 +5,7 @@ import os
 
 import pytest
 import torch
-from conftest import ACTING_NETWORK, DETERMINISTIC, SHORT_RUNS, load_algorithm
+from conftest import ACTING_NETWORK, ASYNCHRONOUS, DETERMINISTIC, SHORT_RUNS, load_algorithm
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TAGS = {
@@ -35,6 +35,13 @@ ALGORITHM_TAGS = {
     "reinforce": {"losses/policy_loss", "losses/value_loss"},
     "actor_critic": {"losses/actor_loss", "losses/critic_loss", "losses/entropy"},
     "a2c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
+    "ppo": {
+        "losses/policy_loss",
+        "losses/value_loss",
+        "losses/entropy",
+        "losses/approx_kl",
+        "losses/clipfrac",
+    },
     "a3c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
     "ddpg": {
         "losses/actor_loss",
@@ -95,6 +102,13 @@ def test_checkpoint_reloads_into_evaluate(name):
     else:
         returns = algorithm.evaluate(network, *evaluation)
     assert returns == summary["eval_returns"]
+
+    # and as the README says, with --evaluate: everything but how to evaluate is the checkpoint's
+    if name not in ASYNCHRONOUS:  # a3c's workers may move θ between its final evaluation and its checkpoint
+        evaluated = algorithm.train(
+            algorithm.Args(evaluate=summary["model_path"], eval_episodes=args.eval_episodes)
+        )
+        assert evaluated["eval_returns"] == summary["eval_returns"]
 
 
 @pytest.mark.parametrize("name", DETERMINISTIC)

@@ -1,0 +1,850 @@
+"""Proximal Policy Optimization (PPO), with the clipped surrogate objective.
+
+Schulman, Wolski, Dhariwal, Radford & Klimov, "Proximal Policy Optimization Algorithms", 2017. The
+implementation details are those of the reference implementations, as listed by Huang, Dossa, Raffin,
+Kanervisto & Wang, "The 37 Implementation Details of Proximal Policy Optimization", ICLR blog track 2022.
+
+A2C (`a2c.py`) takes one gradient step per rollout: a second step on the same data would follow a
+gradient taken at a policy that is no longer the one being changed, and a large one can wreck the
+policy. PPO takes `update_epochs` passes over the rollout in shuffled minibatches, and keeps each
+policy close to the one that collected the rollout, π_old, by clipping the probability ratio:
+
+    r_t(θ)   = π_θ(a_t|s_t) / π_old(a_t|s_t)
+    L^CLIP   = − mean [ min( r_t Â_t, clip(r_t, 1 − ε, 1 + ε) Â_t ) ]
+    L^V      = ½ mean [ max( (V_θ(s_t) − R_t)², (V_old(s_t) + clip(V_θ(s_t) − V_old(s_t), −ε, ε) − R_t)² ) ]
+    L(θ)     = L^CLIP + c_v L^V − β mean [ H(π_θ(·|s_t)) ]
+
+Once the ratio has left [1 − ε, 1 + ε] in the direction the advantage favours, the min takes the
+clipped term, whose gradient is 0: that transition pushes no further. Â_t and R_t = Â_t + V_old(s_t)
+are GAE(λ)'s, computed once per rollout from V_old, as in `a2c.py` (termination cuts, truncation
+bootstraps, a step that only resets an env is no transition). ε is `clip_coef`.
+
+The details, each with its reason:
+- Â is normalised to zero mean and unit variance within each minibatch: the step size then does not
+  depend on the scale of the returns.
+- The value loss is clipped around V_old as the policy's ratio is (`--clip-vloss`, on by default, as
+  in the reference implementations; the 37 details report it neither helps nor hurts much).
+- The policy and the value function are two networks (64 × 64, tanh): no value-loss weight has to
+  balance them in a shared torso, as c_v does in `a2c.py`.
+- Orthogonal initialisation, gains √2 in the hidden layers, 0.01 in the policy's last (the first
+  policy is close to uniform, or to a mean of 0) and 1 in the value's; biases 0.
+- Adam with ε = 1e-5 (PyTorch's default is 1e-8), the reference implementations' value.
+- The whole gradient is clipped to a norm of `max_grad_norm`; the learning rate falls linearly to 0
+  over the run (`--anneal-lr`, on by default).
+- `losses/approx_kl`, the estimator mean[(r − 1) − log r] of KL(π_old ‖ π_θ), and `losses/clipfrac`,
+  the share of transitions whose ratio was clipped, say how far each update moved the policy;
+  `--target-kl` stops a rollout's epochs early once the KL passes it.
+
+Continuous actions are `a2c.py`'s: a diagonal Gaussian with a state-independent log σ, actions clipped
+only on their way to the env and learned from as sampled. Continuous control needs settings of its
+own (benchmarks/run.py, for Pendulum-v1), with the observations and rewards normalised by running
+statistics (`--normalize-observation`, `--normalize-reward`, as in `a2c.py`): the observations'
+statistics are buffers of the network and the return's a part of the learner, so that every checkpoint
+holds them, the evaluation uses them as they are, and a resumed run goes on with them. (The popular
+single-file PPO normalises with env wrappers whose statistics are not saved with the model: a policy
+loaded elsewhere sees inputs it was not trained on.)
+
+What differs from `a2c.py`: this docstring; the `Args` of the epochs, minibatches, clipping and KL
+(and the defaults); `layer_init` and the two networks of `ActorCritic`; and in `train`, Adam's ε,
+V_old and log π_old computed once per rollout, the epochs over shuffled minibatches, the clipped
+losses, and logging the KL and the clip fraction.
+
+Run:
+    python algorithms/ppo.py --env-id CartPole-v1
+    tensorboard --logdir runs
+"""
+
+import functools
+import os
+import random
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.distributions import Categorical, Independent, Normal
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, train on the GPU when there is one"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "refrl"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """if toggled, record videos of the agent into the `videos` folder"""
+    save_model: bool = False
+    """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
+    env_id: str = "CartPole-v1"
+    """the id of the environment (discrete or continuous actions)"""
+    total_timesteps: int = 200_000
+    """total environment steps of the experiment, all environments counted"""
+    num_envs: int = 8
+    """the number of parallel game environments"""
+    eval_episodes: int = 10
+    """the number of greedy episodes of each evaluation"""
+    eval_frequency: int = 0
+    """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    stop_when_solved: bool = True
+    """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
+    checkpoint_frequency: int = 0
+    """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint, with the same arguments"""
+    evaluate: str | None = None
+    """play --eval-episodes greedy episodes with the policy saved in this checkpoint, and train nothing"""
+
+    # Algorithm specific arguments
+    num_steps: int = 32
+    """the steps of each environment in a rollout: num_envs × num_steps transitions per rollout"""
+    learning_rate: float = 2.5e-3
+    """the learning rate of the optimizer"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    gae_lambda: float = 0.95
+    """λ of GAE(λ): 1 gives the n-step return, 0 the one-step TD error"""
+    update_epochs: int = 4
+    """the passes over each rollout"""
+    num_minibatches: int = 4
+    """the minibatches each pass over a rollout is split into"""
+    clip_coef: float = 0.2
+    """ε, how far the probability ratio may move from 1 before its objective is clipped"""
+    clip_vloss: bool = True
+    """if toggled, the value loss is clipped around the rollout's values as the ratio is around 1"""
+    ent_coef: float = 0.01
+    """β, the weight of the entropy bonus"""
+    vf_coef: float = 0.5
+    """c_v, the weight of the value loss"""
+    max_grad_norm: float = 0.5
+    """the largest norm the gradient is clipped to"""
+    target_kl: float = 0.0
+    """stop a rollout's passes once the approximate KL from π_old passes this (0: never)"""
+    hidden_size: int = 64
+    """the width of the two hidden layers of the policy and of the value network"""
+    anneal_lr: bool = True
+    """if toggled, the learning rate falls linearly to 0 over the budget the run was started with"""
+    normalize_observation: bool = False
+    """if toggled, the network sees each observation less the running mean, over the running std"""
+    normalize_reward: bool = False
+    """if toggled, the rewards are divided by the running std of the discounted return"""
+
+
+# The values each argument may take, as intervals; anything else is refused before the run starts.
+BOUNDS = {
+    "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
+    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
+    "num_steps": "(0, inf)", "learning_rate": "(0, inf)", "gamma": "[0, 1]", "gae_lambda": "[0, 1]",
+    "update_epochs": "(0, inf)", "num_minibatches": "(0, inf)", "clip_coef": "(0, inf)",
+    "ent_coef": "[0, inf)", "vf_coef": "[0, inf)", "max_grad_norm": "(0, inf)", "target_kl": "[0, inf)",
+    "hidden_size": "(0, inf)",
+}  # fmt: skip
+
+
+def unmet_requirement(args: Args, env: gym.Env) -> str | None:
+    """What this file cannot run besides BOUNDS, as the line that says why; None when it can."""
+    space = env.action_space
+    if not (
+        isinstance(space, gym.spaces.Discrete)
+        or (isinstance(space, gym.spaces.Box) and len(space.shape) == 1)
+    ):
+        return f"--env-id {args.env_id} has actions {space}, neither a discrete action space nor a vector of continuous ones"
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        return f"--env-id {args.env_id} has observations {env.observation_space}, not flat vectors"
+    if args.total_timesteps < args.num_envs * args.num_steps:
+        return (
+            f"--total-timesteps {args.total_timesteps} is less than one rollout "
+            f"(--num-envs {args.num_envs} × --num-steps {args.num_steps})"
+        )
+    return None
+
+
+def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
+    """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
+
+    Next-step autoreset: the step on which an episode ends returns its true last observation,
+    and the *following* call to `step` ignores the action and returns the first observation of a
+    new episode (reward 0, not done). CartPole comes with a numpy implementation that steps all
+    its copies in one call, used where there is one. Otherwise, and with `capture_video`, the
+    copies step one by one, and with `capture_video` the first records some of its episodes (the
+    1st, 2nd, 9th, 28th…, gymnasium's default): rendering every copy would cost more than the
+    training. A CartPole run with video therefore starts its episodes from other states.
+    """
+    if gym.spec(env_id).vector_entry_point and not capture_video:
+        envs = gym.make_vec(env_id, num_envs)
+    else:
+        make_one = functools.partial(gym.make, env_id)  # unlike make_vec's closure, it pickles
+
+        def make_recorded():
+            return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_folder)
+
+        envs = gym.vector.SyncVectorEnv(
+            [make_recorded if capture_video else make_one] + [make_one] * (num_envs - 1)
+        )
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    envs.action_space.seed(seed)
+    return envs
+
+
+class RunningMeanStd(nn.Module):
+    """The mean and variance of all the samples seen so far, merged batch by batch (Chan et al.'s
+    parallel algorithm), in float64. They start from a prior of mean 0 and variance 1 that weighs as
+    1e-4 of a sample, as in gymnasium's and Stable-Baselines' normalisation, so that a first batch of
+    one sample gives a variance that is small but not 0. Buffers, saved and loaded with the module."""
+
+    def __init__(self, shape=()):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+
+    def update(self, x: np.ndarray):
+        x = torch.as_tensor(x, dtype=torch.float64, device=self.mean.device)
+        n = len(x)
+        if n == 0:
+            return
+        delta, total = x.mean(dim=0) - self.mean, self.count + n
+        spread = self.var * self.count + x.var(dim=0, unbiased=False) * n + delta**2 * self.count * n / total
+        self.var.copy_(spread / total)
+        self.mean.add_(delta * n / total)
+        self.count.copy_(total)
+
+    def std(self) -> torch.Tensor:
+        return (self.var + 1e-8).sqrt()
+
+
+def layer_init(layer: nn.Linear, gain: float = 2**0.5) -> nn.Linear:
+    """Orthogonal weights of this gain, biases 0."""
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class ActorCritic(nn.Module):
+    """Two networks: the policy π_θ(·|s), a distribution over the actions, and the value V_θ(s). With
+    `normalize_observation`, both see (s − μ_s) / σ_s, clipped to ±10, μ_s and σ_s the running
+    statistics of the observations, which the training loop updates and which are saved with the weights."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_space: gym.spaces.Space,
+        hidden_size: int,
+        normalize_observation: bool = False,
+    ):
+        super().__init__()
+        self.obs_rms = RunningMeanStd(obs_dim) if normalize_observation else None
+        self.continuous = isinstance(action_space, gym.spaces.Box)
+        n_out = action_space.shape[0] if self.continuous else action_space.n
+
+        def mlp(n_out: int, last_gain: float):
+            return nn.Sequential(
+                layer_init(nn.Linear(obs_dim, hidden_size)),
+                nn.Tanh(),
+                layer_init(nn.Linear(hidden_size, hidden_size)),
+                nn.Tanh(),
+                layer_init(nn.Linear(hidden_size, n_out), last_gain),
+            )
+
+        self.actor = mlp(n_out, 0.01)  # the logits, or the Gaussian's mean: near uniform, near 0 at first
+        self.critic = mlp(1, 1.0)
+        if self.continuous:
+            self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """(s − μ_s) / σ_s clipped to ±10 with `normalize_observation`, s itself without."""
+        if self.obs_rms is None:
+            return x
+        return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()
+
+    def forward(self, x: torch.Tensor):
+        """π_θ(·|s) and V_θ(s)."""
+        x = self.normalize(x)
+        out = self.actor(x)
+        # independent Gaussians: log π and H sum over the action's dimensions
+        pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)
+        return pi, self.critic(x).squeeze(-1)
+
+    def greedy(self, x: torch.Tensor) -> torch.Tensor:
+        """The most probable action: the argmax of the logits, or the Gaussian's mean."""
+        out = self.actor(self.normalize(x))
+        return out if self.continuous else out.argmax(dim=1)
+
+
+class Rollout:
+    """The last `num_steps` steps of `num_envs` environments, row t holding step t of every env.
+
+    `obs` has one row more: the observations the last step led to, from which the last
+    transitions bootstrap. `real[t, i]` is False where env i only reset at step t (the step after
+    an episode's end), a step that is no transition. Preallocated once, overwritten every rollout.
+    """
+
+    def __init__(self, num_steps: int, num_envs: int, obs_dim: int, action_shape: tuple, action_dtype):
+        self.obs = np.zeros((num_steps + 1, num_envs, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((num_steps, num_envs, *action_shape), dtype=action_dtype)
+        self.rewards = np.zeros((num_steps, num_envs), dtype=np.float32)
+        self.terminated = np.zeros((num_steps, num_envs), dtype=np.float32)
+        self.ended = np.zeros((num_steps, num_envs), dtype=np.float32)  # terminated or truncated
+        self.real = np.zeros((num_steps, num_envs), dtype=bool)
+
+    def add(self, t: int, obs, actions, rewards, terminations, truncations, autoreset):
+        self.obs[t], self.actions[t], self.rewards[t] = obs, actions, rewards
+        self.terminated[t], self.ended[t] = terminations, terminations | truncations
+        self.real[t] = ~autoreset
+
+    def advantages(self, values: np.ndarray, gamma: float, gae_lambda: float) -> np.ndarray:
+        """Â_t = δ_t + γλ (1 − ended_t) Â_{t+1}, backwards; `values` holds V(s_t) for every row of obs."""
+        delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]
+        advantages = np.zeros_like(delta)
+        running = np.zeros_like(delta[0])
+        for t in reversed(range(len(delta))):
+            running = delta[t] + gamma * gae_lambda * (1 - self.ended[t]) * running
+            advantages[t] = running
+        return advantages
+
+
+def evaluate(agent: ActorCritic, envs, eval_episodes: int, seed: int, device: torch.device):
+    """Play `eval_episodes` episodes in `envs`, one env made by `make_env`, taking the most
+    probable action, and return their undiscounted returns. The first reset is seeded, so that
+    every evaluation of a run starts from the same states and evaluations compare policies alone.
+    """
+    returns = []
+    for episode in range(eval_episodes):
+        obs, _ = envs.reset(seed=seed if episode == 0 else None)
+        done = False
+        while not done:
+            with torch.no_grad():
+                actions = agent.greedy(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+            obs, _, terminations, truncations, infos = envs.step(to_env(actions, envs.single_action_space))
+            done = terminations[0] or truncations[0]
+        returns.append(float(infos["episode"]["r"][0]))
+    return returns
+
+
+def to_env(actions: np.ndarray, space: gym.spaces.Space) -> np.ndarray:
+    """Continuous actions clipped to the env's bounds; the Gaussian's samples are not bounded."""
+    return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions
+
+
+def train(args: Args) -> dict:
+    run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
+    device = run.device
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
+
+    # ---- network, optimizer, rollout storage ----
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    action_space = envs.single_action_space
+    agent = ActorCritic(obs_dim, action_space, args.hidden_size, args.normalize_observation).to(device)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
+    rollout = Rollout(args.num_steps, args.num_envs, obs_dim, action_space.shape, action_space.dtype)
+    # the statistics of the discounted return, for --normalize-reward: on the CPU, with the rewards
+    return_rms = RunningMeanStd()
+    # what a checkpoint holds, and a resumed run takes back
+    learner = {"agent": agent, "optimizer": optimizer, "return_rms": return_rms}
+
+    # ---- the training loop ----
+    obs, _ = envs.reset(seed=args.seed)
+    autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
+    discounted = np.zeros(args.num_envs)  # each env's discounted return so far, for --normalize-reward
+    # as the checkpoint left them
+    envs, obs, autoreset, discounted = run.resume(learner, (envs, obs, autoreset, discounted))
+    if args.evaluate:  # the checkpoint's policy, played greedily; nothing is trained
+        return run.evaluated(
+            evaluate(agent, eval_envs, args.eval_episodes, run.eval_seed, device), envs, eval_envs
+        )
+    batch_size = args.num_envs * args.num_steps
+    num_iterations = args.total_timesteps // batch_size
+    for iteration in range(run.step // batch_size + 1, num_iterations + 1):
+        if args.anneal_lr:  # over the budget the run began with, as every schedule: 0 past it
+            done = (iteration - 1) * batch_size / run.planned_steps
+            optimizer.param_groups[0]["lr"] = args.learning_rate * max(0.0, 1 - done)
+        for t in range(args.num_steps):
+            global_step = (iteration - 1) * batch_size + (t + 1) * args.num_envs
+            if args.normalize_observation:
+                agent.obs_rms.update(obs[~autoreset])
+            with torch.no_grad():
+                pi, _ = agent(torch.as_tensor(obs, dtype=torch.float32, device=device))
+                actions = pi.sample().cpu().numpy()
+            next_obs, rewards, terminations, truncations, infos = envs.step(to_env(actions, action_space))
+            if args.normalize_reward:  # r / σ_G, G = r + γ G the discounted return, restarted in each episode
+                discounted = args.gamma * discounted * ~autoreset + rewards
+                return_rms.update(discounted[~autoreset])
+                rewards = rewards / return_rms.std().item()
+            rollout.add(t, obs, actions, rewards, terminations, truncations, autoreset)
+            run.log_episodes(global_step, infos)
+            autoreset = terminations | truncations
+            obs = next_obs
+        rollout.obs[args.num_steps] = obs
+
+        # ---- learning ----
+        real = np.flatnonzero(rollout.real)  # the transitions, by index in the rollout's steps × envs
+        if len(real) > 0:  # a rollout of one step in which every env only reset has nothing to learn from
+            b_obs = torch.as_tensor(rollout.obs, device=device)
+            b_actions = torch.as_tensor(rollout.actions, device=device)
+            with torch.no_grad():  # π_old and V_old: the policy and values that collected the rollout
+                pi_old, values_old = agent(b_obs[:-1])
+                log_probs_old = pi_old.log_prob(b_actions)
+                all_values = torch.cat([values_old, agent(b_obs[-1:])[1]]).cpu().numpy()
+            advantages = torch.as_tensor(
+                rollout.advantages(all_values, args.gamma, args.gae_lambda), device=device
+            )
+            returns = advantages + values_old  # R_t, the critic's target
+            # the real transitions, in one flat batch
+            b_obs, b_actions = b_obs[:-1].flatten(0, 1)[real], b_actions.flatten(0, 1)[real]
+            b_log_probs_old, b_values_old = log_probs_old.flatten()[real], values_old.flatten()[real]
+            b_advantages, b_returns = advantages.flatten()[real], returns.flatten()[real]
+            clipfracs = []
+            for _ in range(args.update_epochs):
+                for mb in np.array_split(np.random.permutation(len(real)), args.num_minibatches):
+                    pi, values = agent(b_obs[mb])
+                    log_ratio = pi.log_prob(b_actions[mb]) - b_log_probs_old[mb]
+                    ratio = log_ratio.exp()
+                    with torch.no_grad():
+                        approx_kl = ((ratio - 1) - log_ratio).mean()  # of π_θ from π_old
+                        clipfracs.append(((ratio - 1).abs() > args.clip_coef).float().mean())
+                    # Â normalised within the minibatch (a single transition has no spread, and is left as it is)
+                    mb_advantages = b_advantages[mb]
+                    if len(mb) > 1:
+                        mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+                    clipped_ratio = ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)
+                    policy_loss = -torch.min(ratio * mb_advantages, clipped_ratio * mb_advantages).mean()
+                    value_loss = (values - b_returns[mb]) ** 2
+                    if args.clip_vloss:
+                        moved = (values - b_values_old[mb]).clamp(-args.clip_coef, args.clip_coef)
+                        value_loss = torch.max(value_loss, (b_values_old[mb] + moved - b_returns[mb]) ** 2)
+                    value_loss = 0.5 * value_loss.mean()
+                    entropy = pi.entropy().mean()
+                    loss = policy_loss + args.vf_coef * value_loss - args.ent_coef * entropy
+                    if not torch.isfinite(loss):  # values that overflow make the loss inf or nan
+                        run.diverged = f"the loss is {loss.item()} at step {global_step:,}"
+                        break
+                    optimizer.zero_grad()
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+                    optimizer.step()
+                # a diverged loss, or a policy already as far from π_old as allowed: no more passes
+                if run.diverged or 0 < args.target_kl < approx_kl:
+                    break
+            if run.diverged:
+                break
+
+            if iteration % 10 == 0:
+                losses = {
+                    "losses/policy_loss": policy_loss,
+                    "losses/value_loss": value_loss,
+                    "losses/entropy": entropy,
+                    "losses/approx_kl": approx_kl,
+                    "losses/clipfrac": torch.stack(clipfracs).mean(),
+                }
+                run.log(global_step, {tag: loss.item() for tag, loss in losses.items()})
+
+        # ---- report, evaluate, checkpoint ----
+        run.progress(global_step)
+        if run.solved_in_training:  # then solved if every episode of a greedy check is too
+            run.check(evaluate(agent, eval_envs, args.eval_episodes, run.check_seed, device), global_step)
+        last_iteration = iteration == num_iterations or run.solved
+        if last_iteration or run.due(args.eval_frequency, global_step):
+            eval_returns = evaluate(agent, eval_envs, args.eval_episodes, run.eval_seed, device)
+            run.log_evaluation(global_step, eval_returns)
+        if run.end_step(global_step, last_iteration, learner, (envs, obs, autoreset, discounted)):
+            break  # the last step, or the first after Ctrl-C or SIGTERM
+    return run.finish(envs, eval_envs)
+
+
+# ---- plumbing: the same text in every algorithm file, checked by tests/test_plumbing.py ----
+# Bad input, seeding and the device, the run directory and its writer, checkpoints and resuming,
+# signals, the progress line and the stop rule. What differs between the files comes from above:
+# BOUNDS and unmet_requirement() say what to refuse, train() what a checkpoint holds.
+import pickle
+import signal
+import sys
+import time
+from collections import deque
+from importlib.util import find_spec
+
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+# What a resumed run may take from the command line: a longer budget, and what does not change how it
+# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
+MAY_CHANGE_ON_RESUME = (
+    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
+    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
+)  # fmt: skip
+# What --evaluate takes from the command line; every other argument is the checkpoint's.
+MAY_CHANGE_ON_EVALUATE = ("eval_episodes", "capture_video", "cuda", "track", "evaluate")
+
+
+def fail(message: str):
+    """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
+    print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def check_args(args):
+    """Refuse input this file cannot run, before anything is written."""
+    for name, interval in BOUNDS.items():
+        low, high = (float(end) for end in interval[1:-1].split(","))
+        value = getattr(args, name)
+        above = low < value if interval[0] == "(" else low <= value
+        below = value < high if interval[-1] == ")" else value <= high
+        if not (above and below):  # nan is neither
+            allowed = "positive" if interval == "(0, inf)" else f"in {interval}"
+            fail(f"--{name.replace('_', '-')} must be {allowed}, not {value}")
+    if args.total_timesteps < args.num_envs:
+        fail(
+            f"--total-timesteps {args.total_timesteps} is less than one step of the --num-envs {args.num_envs}"
+        )
+    if not args.exp_name or os.sep in args.exp_name:
+        fail(f"--exp-name {args.exp_name!r} must be a name, not a path: it names the run's files")
+    try:
+        env = gym.make(args.env_id)
+    except Exception as e:  # an unknown id, or an env whose own module fails to import
+        fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
+    message = unmet_requirement(args, env)
+    env.close()
+    if message:
+        fail(message)
+    if args.track and find_spec("wandb") is None:
+        fail("--track needs wandb, which is not installed (pip install wandb)")
+
+
+def read_checkpoint(path: str, flag: str) -> dict:
+    """Read a checkpoint of this file's, refusing a file that is none."""
+    if not os.path.isfile(path):
+        fail(f"{flag} {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint["args"], checkpoint["global_step"]  # noqa: B018 (what every checkpoint holds)
+    except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
+        fail(f"{flag} {path}: not a readable checkpoint ({type(e).__name__})")
+    if checkpoint.get("algorithm") != ALGORITHM:
+        fail(f"{flag} {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    return checkpoint
+
+
+def checkpoint_to_evaluate(path: str, args) -> dict:
+    """Read the checkpoint of --evaluate, and take its arguments but for MAY_CHANGE_ON_EVALUATE."""
+    checkpoint = read_checkpoint(path, "--evaluate")
+    for name, value in checkpoint["args"].items():
+        if name not in MAY_CHANGE_ON_EVALUATE and hasattr(args, name):
+            setattr(args, name, value)
+    return checkpoint
+
+
+def load_checkpoint(path: str, args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    checkpoint = read_checkpoint(path, "--resume")
+    saved, step = checkpoint["args"], checkpoint["global_step"]
+    if step >= args.total_timesteps:
+        fail(
+            f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
+        )
+    for name, value in saved.items():
+        if name not in MAY_CHANGE_ON_RESUME and getattr(args, name, value) != value:
+            fail(
+                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {value}, not {getattr(args, name)}; "
+                "a resumed run keeps its arguments (README, Stopping and resuming)"
+            )
+    changed = [
+        f"--{name.replace('_', '-')} {getattr(args, name)} (was {value})"
+        for name, value in saved.items()
+        if name != "resume" and getattr(args, name, value) != value
+    ]
+    if changed:
+        print(f"resuming with the checkpoint's arguments, and from the command line: {', '.join(changed)}")
+    return checkpoint
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write to a temporary file, then rename it over `path`: a kill during the write leaves the
+    previous checkpoint whole, never half a file."""
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def env_state(where: tuple) -> bytes | None:
+    """The envs pickled in the middle of their episodes, with the loop's variables that go with them,
+    so that a resumed run plays them on; None where an env cannot be pickled (a Box2D world, an env
+    rendering video), or where there are none to keep (`where` is empty: a3c's envs live in its workers)."""
+    if not where:
+        return None
+    try:
+        return pickle.dumps(where)
+    except Exception:  # pickling fails with whatever the unpicklable part raises
+        return None
+
+
+def state_of(part, args):
+    """What a checkpoint keeps of a part of the learner: a network's or an optimizer's state_dict; a
+    buffer's arrays and counters (not its device, the resumed run's to choose), with --save-buffer only."""
+    if hasattr(part, "state_dict"):
+        return part.state_dict()
+    if getattr(args, "save_buffer", False):
+        return {name: value for name, value in vars(part).items() if name != "device"}
+    return None
+
+
+class Run:
+    """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input,
+    seeds every generator, picks the device and opens the run directory, after reading the checkpoint
+    of --resume or --evaluate; in the loop it logs, prints the progress, keeps the stop rule, says when
+    an evaluation or a checkpoint is due and writes checkpoints; `finish` closes everything and ends the
+    run as it ended: solved or out of budget, diverged, or stopped by a signal; `evaluated` ends an
+    --evaluate, which trains nothing."""
+
+    def __init__(self, args):
+        check_args(args)
+        self.args = args
+        if args.resume and args.evaluate:
+            fail("--resume and --evaluate: a run either goes on or is evaluated, not both")
+        if args.evaluate:
+            self.checkpoint = checkpoint_to_evaluate(args.evaluate, args)
+        else:
+            self.checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        torch.backends.cudnn.deterministic = args.torch_deterministic
+        # a small network's operations are too short to share between threads: the hand-off costs
+        # more than it saves, and idle threads spin against other processes on a shared machine
+        torch.set_num_threads(1)
+        self.device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+        if args.cuda and self.device.type == "cpu":
+            print("notice: --cuda given but no GPU is available; training on the CPU")
+        resuming = self.checkpoint is not None
+        self.name = (
+            self.checkpoint["run_name"]
+            if resuming
+            else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        )
+        if args.evaluate:  # its videos apart from the run's own
+            self.name += "-evaluated"
+        self.model_path = f"runs/{self.name}/{args.exp_name}.pt"
+        if args.track:
+            import wandb  # imported only here, so that wandb is needed only with --track
+
+            wandb.init(
+                project=args.wandb_project_name,
+                entity=args.wandb_entity,
+                sync_tensorboard=True,
+                config=vars(args),
+                name=self.name,
+                save_code=True,
+                resume="allow",
+            )
+        # the environment steps done, all envs counted: where the loop starts, and then where it is
+        self.step = self.start_step = self.checkpoint["global_step"] if resuming else 0
+        # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+        # logged after its checkpoint. An evaluation logs nothing.
+        self.writer = (
+            None
+            if args.evaluate
+            else SummaryWriter(f"runs/{self.name}", purge_step=self.step + 1 if resuming else None)
+        )
+        if not resuming:
+            self.writer.add_text(
+                "hyperparameters",
+                "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+            )
+        self.eval_seed = args.seed + 100_000  # episodes the training envs never start from
+        self.check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
+        # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
+        self.planned_steps = self.checkpoint["planned_steps"] if resuming else args.total_timesteps
+        # the stop rule: an env without a reward threshold is never solved
+        self.threshold = gym.spec(args.env_id).reward_threshold or float("inf")
+        self.recent_returns = deque(self.checkpoint["recent_returns"] if resuming else (), maxlen=10)
+        self.solved_in_training = self.solved = False
+        self.diverged, self.eval_returns = None, None
+        # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
+        # writes is whole; a second Ctrl-C stops at once
+        self.stop_signals = []
+        self.previous_handlers = {
+            sig: signal.signal(sig, self.stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def stop_after_this_step(self, signum, frame):
+        if self.stop_signals:
+            raise KeyboardInterrupt
+        self.stop_signals.append(signum)
+
+    def resume(self, learner: dict, where: tuple) -> tuple:
+        """Start the loop. With --resume, load the checkpoint into `learner` (what train() named:
+        networks, optimizers, a buffer) and into the random generators, and return the envs where they
+        were: `where` is the vector env, then the loop's variables that go with it (its observations…).
+        A new run's `where` comes back as it is; with --evaluate, only the networks are loaded."""
+        self.start_time = time.time()
+        if self.checkpoint is None:
+            return where
+        if self.args.evaluate:  # the networks (and the statistics they hold), not optimizers or buffers
+            for key, part in learner.items():
+                if isinstance(part, torch.nn.Module):
+                    part.load_state_dict(self.checkpoint[key])
+            print(f"evaluating {self.args.evaluate}, saved after step {self.step:,}")
+            return where
+        for key, part in learner.items():
+            if self.checkpoint[key] is None:
+                print(
+                    f"notice: the checkpoint holds no {key} (--save-buffer); the resumed run starts it empty"
+                )
+            elif hasattr(part, "load_state_dict"):
+                part.load_state_dict(self.checkpoint[key])
+            else:  # a buffer: its arrays and counters
+                vars(part).update(self.checkpoint[key])
+        python_state, numpy_state, torch_state = self.checkpoint["random"]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        print(f"resuming {self.name} after step {self.step:,}")
+        if self.checkpoint["envs"] is None:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+            return where
+        where[0].close()
+        return pickle.loads(self.checkpoint["envs"])
+
+    def due(self, period: int, step: int) -> bool:
+        """Whether the loop passed a multiple of `period` steps since the end of its previous step."""
+        return period > 0 and step // period > self.step // period
+
+    def sps(self, step: int) -> int:
+        return int((step - self.start_step) / (time.time() - self.start_time))
+
+    def log(self, step: int, scalars: dict):
+        """Write the scalars, and the steps per second."""
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, step)
+        self.writer.add_scalar("charts/SPS", self.sps(step), step)
+
+    def log_episodes(self, step: int, infos: dict, ended=None):
+        """Write the return and length of each episode that ended in this step (of the envs in `ended`,
+        by default all); they enter the stop rule's window of the last 10 training returns."""
+        if "episode" not in infos:
+            return
+        ended = infos["_episode"] if ended is None else ended
+        for episode_return, episode_length in zip(infos["episode"]["r"][ended], infos["episode"]["l"][ended]):
+            self.recent_returns.append(float(episode_return))
+            self.writer.add_scalar("charts/episodic_return", episode_return, step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, step)
+        window = self.recent_returns
+        self.solved_in_training = (
+            self.args.stop_when_solved and len(window) == 10 and np.mean(window) >= self.threshold
+        )
+
+    def check(self, check_returns: list, step: int):
+        """The stop rule's second half. Returns that reach the threshold in training must hold in a
+        greedy evaluation too, on other episodes than the final evaluation's, which stays a fair test
+        of the policy kept; in every one of its episodes, not on average: a policy that fails one start
+        in ten passes an average and then fails the final evaluation as often as not."""
+        self.solved = min(check_returns) >= self.threshold
+        if not self.solved:
+            print(
+                f"step {step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
+            )
+            self.recent_returns.clear()  # the next check waits for 10 new episodes
+            self.solved_in_training = False
+
+    def log_evaluation(self, step: int, eval_returns: list, scalars: dict | None = None):
+        """Write and print a greedy evaluation: one point per episode, and the scalars."""
+        self.eval_returns = eval_returns
+        for episode_return in eval_returns:
+            self.writer.add_scalar("eval/episodic_return", episode_return, step)
+        for tag, value in (scalars or {}).items():
+            self.writer.add_scalar(tag, value, step)
+        print(f"step {step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}")
+
+    def progress(self, step: int, **shown: float):
+        """Print the progress line, every 1/20 of the budget, with the values in `shown` (ε=0.3…)."""
+        if self.due(max(self.args.total_timesteps // 20, 1), step):
+            recent = f"{np.mean(self.recent_returns):7.1f}" if self.recent_returns else "      -"
+            values = "".join(f"{name} {value:.2f}  " for name, value in shown.items())
+            print(f"step {step:>9,}  return (last 10) {recent}  {values}SPS {self.sps(step):,}")
+
+    def end_step(self, step: int, last: bool, learner: dict, where: tuple) -> bool:
+        """Write a checkpoint when one is due, and at the end; say whether the loop ends here: at its
+        last step, or at the first after Ctrl-C or SIGTERM."""
+        stop = last or bool(self.stop_signals)
+        if self.due(self.args.checkpoint_frequency, step) or (
+            stop and (self.args.save_model or self.stop_signals)
+        ):
+            save_checkpoint(
+                self.model_path,
+                {
+                    "algorithm": ALGORITHM,
+                    "args": vars(self.args),
+                    "run_name": self.name,
+                    "global_step": step,
+                    **{key: state_of(part, self.args) for key, part in learner.items()},
+                    "envs": env_state(where),
+                    "recent_returns": list(self.recent_returns),
+                    "planned_steps": self.planned_steps,
+                    "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+                },
+            )
+            if stop:
+                print(f"checkpoint saved to {self.model_path}")
+        self.step = step
+        return stop
+
+    def evaluated(self, eval_returns: list, *envs) -> dict:
+        """End an --evaluate: close the envs, print the greedy evaluation's returns, and return them."""
+        for env in envs:
+            env.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+        print(
+            f"greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}, episode by episode: "
+            + ", ".join(f"{episode_return:.1f}" for episode_return in eval_returns)
+        )
+        return {"eval_returns": eval_returns, "run_dir": None, "model_path": self.args.evaluate}
+
+    def finish(self, *envs) -> dict:
+        """Close the envs and the writer, and end the run as it ended: a summary of the run to return,
+        exit status 1 when it diverged, 128 + the signal's number when Ctrl-C or SIGTERM stopped it."""
+        for env in envs:
+            env.close()
+        self.writer.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+        if self.solved:
+            print(
+                f"solved: the last 10 training returns average {np.mean(self.recent_returns):.1f} ≥ {self.threshold}"
+            )
+        if self.diverged:
+            kept = (
+                f"the last good checkpoint is {self.model_path}"
+                if os.path.exists(self.model_path)
+                else "no checkpoint was saved"
+            )
+            print(
+                f"{ALGORITHM}.py: error: training diverged: {self.diverged} (a smaller learning rate may help); {kept}",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
+        if self.stop_signals:
+            print(
+                f"stopped by {signal.Signals(self.stop_signals[0]).name} after step {self.step:,}; "
+                f"continue with --resume {self.model_path}"
+            )
+            raise SystemExit(128 + self.stop_signals[0])
+        return {
+            "eval_returns": self.eval_returns,
+            "run_dir": f"runs/{self.name}",
+            "model_path": self.model_path if self.args.save_model else None,
+        }
+
+
+if __name__ == "__main__":
+    train(tyro.cli(Args))

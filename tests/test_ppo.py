@@ -1,0 +1,132 @@
+"""ppo.py's learning step, by hand: on the chain (tests/probes.py), with tables for the policy and the
+values, the gradient of each update is that of the clipped surrogate, the clipped value loss and the
+entropy bonus, worked out here for a policy and values that have moved away from those that collected
+the rollout."""
+
+import numpy as np
+import probes
+import pytest
+import torch
+import torch.nn as nn
+from conftest import load_algorithm
+
+ppo = load_algorithm("ppo")
+
+# The policy and the values that collected the rollout (π_old, V_old) and those being learned (π_θ, V_θ),
+# as after some updates. State 2, where episodes end, is never learned from.
+LOGITS_OLD = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]  # uniform: π_old(a|s) = 1/2
+LOGITS = [[0.8, -0.8], [0.1, -0.1], [0.0, 0.0]]
+V_OLD = [1.0, 1.25, 7.0]
+V = [1.5, 1.3, 7.0]
+EPSILON, BETA, C_V = 0.2, 0.1, 0.5  # the clip, the entropy bonus's weight, the value loss's weight
+# one env on the chain, in rollouts of three steps: state 0, state 1, then the step that only resets the
+# env; one pass over each rollout in one minibatch. γ = λ = 0.5, and a learning rate so small that the
+# tables keep their values.
+PROBE = dict(env_id="Chain-v0", seed=1, num_envs=1, num_steps=3, total_timesteps=30, update_epochs=1)
+PROBE |= dict(num_minibatches=1, gamma=0.5, gae_lambda=0.5, clip_coef=EPSILON, ent_coef=BETA, vf_coef=C_V)
+PROBE |= dict(learning_rate=1e-9, max_grad_norm=1e6, eval_episodes=1)
+
+# GAE from V_old: from state 1, r = 2 and the episode terminates, Â = 2 − 1.25 = 0.75; from state 0,
+# r = 1, Â = 1 + 0.5 · 1.25 − 1 + γλ · 0.75 = 0.8125. The critic's targets R = Â + V_old: 1.8125, 2.
+# Normalised within the minibatch of these two, Â is +1/√2 in state 0 and −1/√2 in state 1.
+ADVANTAGES = {0: 2**-0.5, 1: -(2**-0.5)}
+RETURNS = {0: 1.8125, 1: 2.0}
+
+
+def tables(monkeypatch):
+    """Replace ppo.ActorCritic with tables: without a gradient (acting, π_old and V_old) it reads
+    LOGITS_OLD and V_OLD, with one (the passes that learn) LOGITS and V, its parameters. Returns the
+    networks made; network.acted lists each state acted in and the action drawn."""
+    made = []
+
+    class TableActorCritic(nn.Module):
+        def __init__(self, obs_dim, action_space, hidden_size, normalize_observation=False):
+            super().__init__()
+            self.logits, self.values = nn.Parameter(torch.tensor(LOGITS)), nn.Parameter(torch.tensor(V))
+            self.acted = []
+            made.append(self)
+
+        def forward(self, x):
+            learning = torch.is_grad_enabled()
+            logits = x @ (self.logits if learning else torch.tensor(LOGITS_OLD))
+            values = x @ (self.values if learning else torch.tensor(V_OLD))
+            pi = torch.distributions.Categorical(logits=logits)
+            return probes.recording_samples(pi, x, self.acted), values
+
+        def greedy(self, x):
+            return (x @ self.logits).argmax(dim=1)
+
+    monkeypatch.setattr(ppo, "ActorCritic", TableActorCritic)
+    return made
+
+
+def expected_gradients(rollout) -> list:
+    """The gradient of L^CLIP + c_v L^V − β mean H over the rollout's transitions [(state, action)]."""
+    n = len(rollout)
+    logits, values = torch.zeros(3, 2), torch.zeros(3)
+    for state, action in rollout:
+        advantage = ADVANTAGES[state]
+        ratio = torch.tensor(LOGITS[state]).softmax(dim=0)[action] / 0.5
+        # −min(r Â, clip(r) Â): the clipped term wins, and carries no gradient, once r has left
+        # [1 − ε, 1 + ε] on the side Â favours; otherwise ∂(r Â)/∂logits = Â r (onehot(a) − π_θ)
+        clipped = (advantage > 0 and ratio > 1 + EPSILON) or (advantage < 0 and ratio < 1 - EPSILON)
+        if not clipped:
+            logits[state] -= advantage * ratio * probes.log_prob_gradient(LOGITS[state], action) / n
+        logits[state] -= BETA * probes.entropy_gradient(LOGITS[state]) / n
+        # ½ max((V − R)², (V_old + clip(V − V_old, ±ε) − R)²): V has moved by more than ε in state 0, where
+        # the clipped term is the larger and constant; by 0.05 in state 1, where both are (V − R)²
+        if abs(V[state] - V_OLD[state]) <= EPSILON:
+            values[state] += C_V * (V[state] - RETURNS[state]) / n
+    return [logits, values]
+
+
+def test_each_update_learns_the_clipped_surrogate_and_the_clipped_value_loss(monkeypatch):
+    agents = tables(monkeypatch)
+    optimizers = probes.recording_adam(monkeypatch)
+    ppo.train(ppo.Args(**PROBE))
+    (agent,), (optimizer,) = agents, optimizers
+    # the steps acted in: per rollout state 0, state 1, then the reset step, which is no transition
+    acted = [(int(states[0]), int(actions[0])) for states, actions in agent.acted]
+    rollouts = [acted[t : t + 2] for t in range(0, len(acted), 3)]
+    assert [state for rollout in rollouts for state, _ in rollout] == [0, 1] * 10
+    assert len(optimizer.gradients) == 10
+    # both actions drawn in state 0: the one whose ratio (1.66) is clipped, the other's (0.34) not
+    assert {action for rollout in rollouts for state, action in rollout if state == 0} == {0, 1}
+    for rollout, gradients in zip(rollouts, optimizer.gradients, strict=True):
+        torch.testing.assert_close(gradients, expected_gradients(rollout))
+
+
+def test_the_passes_stop_once_the_approximate_kl_passes_the_target(monkeypatch):
+    # four passes of two minibatches a rollout, unless the approximate KL of the pass's last minibatch,
+    # mean[(r − 1) − log r], passes --target-kl. With the tables, π_θ is LOGITS whatever the updates: a
+    # transition's term is 0.16 or 0.43 in state 0 (r = 1.66 or 0.34), 0.005 in state 1
+    settings = PROBE | dict(num_steps=12, total_timesteps=24, update_epochs=4, num_minibatches=2)
+    tables(monkeypatch)
+    optimizers = probes.recording_adam(monkeypatch)
+    ppo.train(ppo.Args(**settings))
+    assert len(optimizers[0].gradients) == 2 * 4 * 2
+    monkeypatch.undo()
+    tables(monkeypatch)
+    optimizers = probes.recording_adam(monkeypatch)
+    ppo.train(ppo.Args(**(settings | dict(target_kl=0.01))))
+    assert len(optimizers[0].gradients) == 2 * 1 * 2  # one pass a rollout, then the KL is past 0.01
+
+
+@pytest.mark.parametrize("num_minibatches", [1, 3])
+def test_each_pass_learns_from_every_transition_once(monkeypatch, num_minibatches):
+    # a rollout of 4 envs × 6 steps on the chain: 16 transitions (the reset steps are none), in 1 or 3
+    # minibatches a pass, each transition in exactly one of them
+    seen, permutation = [], np.random.permutation
+
+    def recording_permutation(n):
+        order = permutation(n)
+        seen.append(np.sort(order))
+        return order
+
+    monkeypatch.setattr(np.random, "permutation", recording_permutation)
+    tables(monkeypatch)
+    optimizers = probes.recording_adam(monkeypatch)
+    settings = PROBE | dict(num_envs=4, num_steps=6, total_timesteps=24, update_epochs=2)
+    ppo.train(ppo.Args(**(settings | dict(num_minibatches=num_minibatches))))
+    assert len(optimizers[0].gradients) == 2 * num_minibatches
+    assert all(np.array_equal(order, np.arange(16)) for order in seen) and len(seen) == 2
