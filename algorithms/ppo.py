@@ -23,7 +23,8 @@ The details, each with its reason:
 - Â is normalised to zero mean and unit variance within each minibatch: the step size then does not
   depend on the scale of the returns.
 - The value loss is clipped around V_old as the policy's ratio is (`--clip-vloss`, on by default, as
-  in the reference implementations; the 37 details report it neither helps nor hurts much).
+  in the reference implementations; the 37 details report it neither helps nor hurts much). On
+  Pendulum, with normalised rewards, it held the critic back, and is off in its settings.
 - The policy and the value function are two networks (64 × 64, tanh): no value-loss weight has to
   balance them in a shared torso, as c_v does in `a2c.py`.
 - Orthogonal initialisation, gains √2 in the hidden layers, 0.01 in the policy's last (the first
