@@ -32,10 +32,20 @@ SHORT_RUNS = {
         total_timesteps=2_048, num_workers=2, num_envs=2, num_steps=8, eval_frequency=1_024, eval_episodes=2
     ),
     # continuous actions only: Pendulum, whose episodes last 200 steps
-    "ddpg": dict(
-        env_id="Pendulum-v1", total_timesteps=1_000, learning_starts=200, eval_frequency=500, eval_episodes=2
+    **dict.fromkeys(
+        ("ddpg", "td3", "sac"),
+        dict(
+            env_id="Pendulum-v1",
+            total_timesteps=1_000,
+            learning_starts=200,
+            eval_frequency=500,
+            eval_episodes=2,
+        ),
     ),
 }
+
+# The files for continuous actions alone, which run on Pendulum-v1 where the others run on CartPole-v1.
+CONTINUOUS = ("ddpg", "td3", "sac")
 
 # The files that learn from a replay buffer: those whose short run says when learning starts.
 REPLAY_FILES = [name for name, args in SHORT_RUNS.items() if "learning_starts" in args]
@@ -64,7 +74,10 @@ ACTING_NETWORK = {
     "a2c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
     "ppo": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
     "a3c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
-    "ddpg": ("actor", "Actor", dict(obs_dim=3, action_space=gym.make("Pendulum-v1").action_space)),
+    **{
+        name: ("actor", "Actor", dict(obs_dim=3, action_space=gym.make("Pendulum-v1").action_space))
+        for name in CONTINUOUS
+    },
 }
 
 # The files whose runs differ from one run to the next with the same seed: a3c's workers update the
@@ -78,7 +91,7 @@ WRONG_ENV = {name: ("Pendulum-v1", "discrete action space") for name in SHORT_RU
     "a2c": ("Blackjack-v1", "not flat vectors"),
     "ppo": ("Blackjack-v1", "not flat vectors"),
     "a3c": ("Blackjack-v1", "not flat vectors"),
-    "ddpg": ("CartPole-v1", "not a bounded continuous action space"),
+    **{name: ("CartPole-v1", "not a bounded continuous action space") for name in CONTINUOUS},
 }
 
 

@@ -373,6 +373,120 @@ MUTATIONS = {
             "",
         ),
     ],
+    "td3": [
+        (
+            "the termination mask dropped: bootstraps through the end of the episode",
+            "td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q",
+            "td_target = b_rewards + args.gamma * next_q",
+        ),
+        (
+            "the first target critic alone in the target, not the smaller of the two",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions))",
+            "next_q = target_critic(b_next_obs, next_actions)[0]",
+        ),
+        (
+            "the larger of the two target critics in the target",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions))",
+            "next_q = torch.max(*target_critic(b_next_obs, next_actions))",
+        ),
+        (
+            "the online critics where the target critics belong",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions))",
+            "next_q = torch.min(*critic(b_next_obs, next_actions))",
+        ),
+        (
+            "the target policy's noise not clipped to ±c",
+            "noise = noise.clamp(-args.noise_clip, args.noise_clip)",
+            "noise = noise",
+        ),
+        (
+            "the smoothed target action not clipped to the bounds",
+            "next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(action_low, action_high)",
+            "next_actions = target_actor(b_next_obs) + noise * half_range",
+        ),
+        (
+            "the target policy's noise not scaled to the action range",
+            "next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(action_low, action_high)",
+            "next_actions = (target_actor(b_next_obs) + noise).clamp(action_low, action_high)",
+        ),
+        (
+            "the second critic left out of the critics' loss",
+            "critic_loss = F.mse_loss(q1_taken, td_target) + F.mse_loss(q2_taken, td_target)",
+            "critic_loss = F.mse_loss(q1_taken, td_target)",
+        ),
+        (
+            "the actor updated at every step, without the delay",
+            "if iteration % args.policy_frequency == 0:",
+            "if True:",
+        ),
+        (
+            "the actor climbs the second critic",
+            "actor_loss = -critic(b_obs, actor(b_obs))[0].mean()",
+            "actor_loss = -critic(b_obs, actor(b_obs))[1].mean()",
+        ),
+    ],
+    "sac": [
+        (
+            "the termination mask dropped: bootstraps through the end of the episode",
+            "td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q",
+            "td_target = b_rewards + args.gamma * next_q",
+        ),
+        (
+            "the entropy left out of the target",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions)) - alpha * next_log_prob",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions))",
+        ),
+        (
+            "the entropy's sign flipped in the target",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions)) - alpha * next_log_prob",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions)) + alpha * next_log_prob",
+        ),
+        (
+            "the second target critic alone in the target",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions)) - alpha * next_log_prob",
+            "next_q = target_critic(b_next_obs, next_actions)[1] - alpha * next_log_prob",
+        ),
+        (
+            "the online critics where the target critics belong",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions)) - alpha * next_log_prob",
+            "next_q = torch.min(*critic(b_next_obs, next_actions)) - alpha * next_log_prob",
+        ),
+        (
+            "the actor climbs the first critic alone, not the smaller",
+            "actor_loss = (alpha * log_prob - torch.min(*critic(b_obs, new_actions))).mean()",
+            "actor_loss = (alpha * log_prob - critic(b_obs, new_actions)[0]).mean()",
+        ),
+        (
+            "the actor's loss without the entropy",
+            "actor_loss = (alpha * log_prob - torch.min(*critic(b_obs, new_actions))).mean()",
+            "actor_loss = (-torch.min(*critic(b_obs, new_actions))).mean()",
+        ),
+        (
+            "α's loss with the wrong sign: α rises while the entropy is above its target",
+            "alpha_loss = -(temperature() * (log_prob.detach() + target_entropy)).mean()",
+            "alpha_loss = (temperature() * (log_prob.detach() + target_entropy)).mean()",
+        ),
+        (
+            "the target entropy +|A| for −|A|",
+            "target_entropy = -action_dim  # H̄ = −|A|",
+            "target_entropy = action_dim  # H̄ = −|A|",
+        ),
+        (
+            "the log-probability without the change of variables of tanh",
+            "log_prob = torch.distributions.Normal(mean, std).log_prob(u) - log_det",
+            "log_prob = torch.distributions.Normal(mean, std).log_prob(u)",
+        ),
+        (
+            "the change of variables as the common log(1 − tanh² + 1e-6), wrong where tanh saturates",
+            "log_det = 2 * (math.log(2) - u - F.softplus(-2 * u))",
+            "log_det = torch.log(1 - torch.tanh(u) ** 2 + 1e-6)",
+        ),
+        (
+            "the evaluation draws from the policy instead of acting with its mean",
+            "                actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()",
+            "                actions = actor.sample(torch.as_tensor(obs, dtype=torch.float32, device=device))[0].cpu().numpy()",
+        ),
+    ],
     "dqn_jax": [
         (
             "the termination mask dropped: bootstraps through the end of the episode",

@@ -215,6 +215,44 @@ class WideContinuousChain(Chain):
 gym.register("WideContinuousChain-v0", entry_point=WideContinuousChain)
 
 
+# ---- the continuous chain, for ddpg.py, td3.py and sac.py ----
+# What the buffer holds after 40 steps of ContinuousChain-v0: each episode two transitions, (s, r, s', d),
+# then a step that only resets the env (steps 3, 6, …, 39), which is no transition: 40 − 13 = 27 of them.
+CHAIN_TRANSITIONS = ([(0, 1.0, 1, 0.0), (1, 2.0, 2, 1.0)] * 14)[:27]
+# ContinuousChainCut-v0: each episode is one transition, truncated in state 1, not terminated (d = 0);
+# the step after it only resets the env: 20 of them.
+CUT_TRANSITIONS = [(0, 1.0, 1, 0.0)] * 20
+
+
+def noise_of(monkeypatch, z: float):
+    """Hand-set exploration noise: every draw of np.random.normal(loc, scale) is loc + z · scale. Returns
+    the scales asked for, one per draw."""
+    scales = []
+
+    def normal(loc=0.0, scale=1.0, size=None):
+        scales.append(scale)
+        return loc + z * scale * np.ones(size)
+
+    monkeypatch.setattr(np.random, "normal", normal)
+    return scales
+
+
+def one_hot(state: int) -> torch.Tensor:
+    return torch.eye(3)[state]
+
+
+class RecordedActions(gym.Wrapper):
+    """The env, keeping each action it is given."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.actions = []
+
+    def step(self, action):
+        self.actions.append(float(action[0]))
+        return super().step(action)
+
+
 # ---- the policy-gradient files: a chain whose episodes end at different steps, and tables ----
 
 

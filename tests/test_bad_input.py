@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
-from conftest import ALGORITHMS_DIR, REPLAY_FILES, SHORT_RUNS, WRONG_ENV, load_algorithm
+from conftest import ALGORITHMS_DIR, CONTINUOUS, REPLAY_FILES, SHORT_RUNS, WRONG_ENV, load_algorithm
 
 # (arguments, what the error line must say), for every file
 CASES = [
@@ -73,6 +73,11 @@ OWN_CASES = [
     ("ppo", {"target_kl": -0.01}, "--target-kl must be in [0, inf), not -0.01"),
     ("ddpg", {"exploration_noise": -0.1}, "--exploration-noise must be in [0, inf), not -0.1"),
     ("ddpg", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
+    ("td3", {"noise_clip": -0.5}, "--noise-clip must be in [0, inf), not -0.5"),
+    ("td3", {"policy_frequency": 0}, "--policy-frequency must be positive, not 0"),
+    ("sac", {"alpha": 0.0}, "--alpha must be positive, not 0.0"),
+    ("sac", {"tau": 1.5}, "--tau must be in (0, 1], not 1.5"),
+    ("sac", {"env_id": "MountainCar-v0"}, "not a bounded continuous action space"),
 ]
 for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51", "rainbow"):  # the files with ε-greedy
     OWN_CASES += [
@@ -156,7 +161,7 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
     assert_refused(algorithm, capsys, "not a readable checkpoint", resume="corrupt.pt")
     assert_refused(algorithm, capsys, f"the checkpoint is of {other}, not of {name}", resume=theirs)
     env_id = env_of(name)
-    other_env = "MountainCarContinuous-v0" if name == "ddpg" else "Acrobot-v1"  # one the file can run
+    other_env = "MountainCarContinuous-v0" if name in CONTINUOUS else "Acrobot-v1"  # one the file can run
     assert_refused(
         algorithm,
         capsys,

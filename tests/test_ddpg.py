@@ -16,7 +16,15 @@ import pytest
 import torch
 import torch.nn as nn
 from conftest import load_algorithm
-from probes import recording_adam, recording_buffer
+from probes import (
+    CHAIN_TRANSITIONS,
+    CUT_TRANSITIONS,
+    RecordedActions,
+    noise_of,
+    one_hot,
+    recording_adam,
+    recording_buffer,
+)
 
 ddpg = load_algorithm("ddpg")
 
@@ -95,23 +103,6 @@ def tables(monkeypatch, actor=MU):
     return actors, critics
 
 
-def noise_of(monkeypatch, z: float):
-    """Hand-set exploration noise: every draw of np.random.normal(loc, scale) is loc + z · scale. Returns
-    the scales asked for, one per draw."""
-    scales = []
-
-    def normal(loc=0.0, scale=1.0, size=None):
-        scales.append(scale)
-        return loc + z * scale * np.ones(size)
-
-    monkeypatch.setattr(np.random, "normal", normal)
-    return scales
-
-
-def one_hot(state: int) -> torch.Tensor:
-    return torch.eye(3)[state]
-
-
 @pytest.mark.parametrize(
     ("env_id", "targets"), [("ContinuousChain-v0", TARGETS), ("ContinuousChainCut-v0", TARGETS_CUT)]
 )
@@ -169,14 +160,6 @@ def test_the_target_networks_follow_by_polyak_averaging(monkeypatch):
     torch.testing.assert_close(critic.values.detach(), torch.tensor(V), atol=1e-6, rtol=0)
 
 
-# What the buffer holds after 40 steps of ContinuousChain-v0: each episode two transitions, (s, r, s', d),
-# then a step that only resets the env (steps 3, 6, …, 39), which is no transition: 40 − 13 = 27 of them.
-CHAIN_TRANSITIONS = ([(0, 1.0, 1, 0.0), (1, 2.0, 2, 1.0)] * 14)[:27]
-# ContinuousChainCut-v0: each episode is one transition, truncated in state 1, not terminated (d = 0);
-# the step after it only resets the env: 20 of them.
-CUT_TRANSITIONS = [(0, 1.0, 1, 0.0)] * 20
-
-
 @pytest.mark.parametrize(
     ("env_id", "transitions", "actor", "stored_actions"),
     [
@@ -215,18 +198,6 @@ def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
     for i in range(2, buffer.size):
         state = int(buffer.obs[i].argmax())
         assert buffer.actions[i, 0] == pytest.approx(stored_actions[state]), i
-
-
-class RecordedActions(gym.Wrapper):
-    """The env, keeping each action it is given."""
-
-    def __init__(self, env):
-        super().__init__(env)
-        self.actions = []
-
-    def step(self, action):
-        self.actions.append(float(action[0]))
-        return super().step(action)
 
 
 def test_the_evaluation_plays_the_actors_action_without_noise(monkeypatch):

@@ -12,7 +12,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import ACTING_NETWORK, ALGORITHMS_DIR, DETERMINISTIC, REPLAY_FILES, SHORT_RUNS, load_algorithm
+from conftest import (
+    ACTING_NETWORK,
+    ALGORITHMS_DIR,
+    CONTINUOUS,
+    DETERMINISTIC,
+    REPLAY_FILES,
+    SHORT_RUNS,
+    load_algorithm,
+)
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -28,7 +36,10 @@ LONG_RUNS = {
     "actor_critic": (["--total-timesteps", "24000", "--num-envs", "16"], 6_000),
     "a2c": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),
     "ppo": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),
-    "ddpg": (["--total-timesteps", "3000", "--learning-starts", "500", "--save-buffer"], 1_500),
+    **{
+        name: (["--total-timesteps", "3000", "--learning-starts", "500", "--save-buffer"], 1_500)
+        for name in CONTINUOUS
+    },
 }
 # SIGINT (Ctrl-C) for some files, SIGTERM for the others: the code that handles them is the same.
 STOP_SIGNAL = {name: (signal.SIGINT, signal.SIGTERM)[i % 2] for i, name in enumerate(LONG_RUNS)}
@@ -132,7 +143,7 @@ gym.register(
 )
 # c51 and rainbow clip their targets to [v_min, v_max], so that infinite rewards cannot make their loss
 # overflow; infinite observations can
-OVERFLOW_ENV = {"ddpg": "PendulumRewardOverflow-v0"} | dict.fromkeys(
+OVERFLOW_ENV = dict.fromkeys(CONTINUOUS, "PendulumRewardOverflow-v0") | dict.fromkeys(
     ["c51", "rainbow"], "ObservationOverflow-v0"
 )
 
@@ -185,7 +196,9 @@ gym.register("Pendulum700-v0", entry_point=PendulumStopped, max_episode_steps=20
 @pytest.mark.parametrize("name", DETERMINISTIC)
 def test_a_run_cut_just_before_it_is_solved_resumes_to_the_same_end(name):
     algorithm = load_algorithm(name)
-    settings = dict(env_id="Pendulum700-v0" if name == "ddpg" else "CartPole150-v0", seed=1, save_model=True)
+    settings = dict(
+        env_id="Pendulum700-v0" if name in CONTINUOUS else "CartPole150-v0", seed=1, save_model=True
+    )
     if name in REPLAY_FILES:
         settings |= dict(save_buffer=True)
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 import torch
-from conftest import ACTING_NETWORK, ASYNCHRONOUS, DETERMINISTIC, SHORT_RUNS, load_algorithm
+from conftest import ACTING_NETWORK, ASYNCHRONOUS, CONTINUOUS, DETERMINISTIC, SHORT_RUNS, load_algorithm
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TAGS = {
@@ -17,6 +17,13 @@ TAGS = {
 DQN_TAGS = {
     "charts/epsilon",
     "losses/td_loss",
+    "losses/q_values",
+    "eval/predicted_value",
+    "eval/discounted_return",
+}
+DDPG_TAGS = {
+    "losses/actor_loss",
+    "losses/critic_loss",
     "losses/q_values",
     "eval/predicted_value",
     "eval/discounted_return",
@@ -43,13 +50,9 @@ ALGORITHM_TAGS = {
         "losses/clipfrac",
     },
     "a3c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
-    "ddpg": {
-        "losses/actor_loss",
-        "losses/critic_loss",
-        "losses/q_values",
-        "eval/predicted_value",
-        "eval/discounted_return",
-    },
+    "ddpg": DDPG_TAGS,
+    "td3": DDPG_TAGS,
+    "sac": DDPG_TAGS | {"charts/alpha", "losses/entropy"},
 }
 
 
@@ -92,10 +95,10 @@ def test_checkpoint_reloads_into_evaluate(name):
     network.load_state_dict(checkpoint[key])
     envs = algorithm.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
     evaluation = (envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
-    # the value-based files also report predicted and obtained values; DDPG's critic predicts them
+    # the value-based files also report predicted and obtained values; DDPG's critic (TD3's, SAC's) predicts them
     if key == "q_network":
         returns, _, _ = algorithm.evaluate(network, *evaluation, args.gamma)
-    elif name == "ddpg":
+    elif name in CONTINUOUS:
         critic = algorithm.Critic(obs_dim=3, action_dim=1, hidden_size=args.hidden_size)
         critic.load_state_dict(checkpoint["critic"])
         returns, _, _ = algorithm.evaluate(network, critic, *evaluation, args.gamma)

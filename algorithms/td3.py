@@ -1,0 +1,824 @@
+"""Twin Delayed Deep Deterministic policy gradient (TD3).
+
+Fujimoto, van Hoof and Meger, "Addressing Function Approximation Error in Actor-Critic Methods",
+ICML 2018. It is `ddpg.py` with three changes, each against one way the critic's error grows.
+
+DDPG's actor climbs its critic, so it seeks out the actions whose value the critic overestimates,
+and the TD target carries the overestimate on to the states before (as Q-learning's max does in
+`double_dqn.py`). TD3 learns two critics, Q_θ1 and Q_θ2, from different initial weights, and
+bootstraps from the smaller of their two values, which errs low rather than high; it smooths the
+target over nearby actions, so that a narrow peak of the critic is not a target; and it updates
+the actor, and the targets, less often than the critics, so that the actor climbs a critic whose
+error has settled. For a mini-batch of transitions (s, a, r, s', d) drawn uniformly from the buffer:
+
+    ε    = clip(N(0, σ̃²), −c, c)                                  target policy smoothing
+    a'   = clip(μ_φ⁻(s') + ε, low, high)
+    y    = r + γ (1 − d) min(Q_θ1⁻(s', a'), Q_θ2⁻(s', a'))          clipped double Q-learning
+    L(θ) = mean over the batch of (Q_θ1(s, a) − y)² + (Q_θ2(s, a) − y)²      both critics, one target
+    and every d-th update only (delayed policy updates):
+    L(φ) = − mean over the batch of Q_θ1(s, μ_φ(s))                   the actor climbs the first critic
+    θ1⁻ ← τ θ1 + (1 − τ) θ1⁻,  θ2⁻ ← τ θ2 + (1 − τ) θ2⁻,  φ⁻ ← τ φ + (1 − τ) φ⁻
+
+σ̃ (`policy_noise`) and c (`noise_clip`) are in units of half the action range, as the
+exploration noise is; the paper's σ̃ = 0.2, c = 0.5 and d = 2 (`policy_frequency`) are the
+defaults, on actions in [−1, 1]. d is 1 only when the episode *terminated* at s'; an episode
+*truncated* by a time limit (every Pendulum episode, after 200 steps) bootstraps.
+
+What differs from `ddpg.py`: the second critic and its target, the min and the smoothing noise in
+the target, the actor and the targets updated every d-th step. Exploration (Gaussian noise on
+μ_φ(s), or `--ou-noise`), the networks' shape, the buffer and the evaluation are `ddpg.py`'s, and
+so are the defaults the paper does not fix for TD3's own three ideas: the paper's networks were
+400-300 wide with mini-batches of 100 and τ = 0.005 on MuJoCo, which `benchmarks/run.py` uses
+there; on Pendulum `ddpg.py`'s smaller settings learn in fewer seconds. eval/predicted_value,
+Q_θ1(s_0, μ_φ(s_0)), beside eval/discounted_return shows what the twin critics did to the
+overestimation that `ddpg.py` shows.
+
+Run:
+    python algorithms/td3.py --env-id Pendulum-v1
+    tensorboard --logdir runs
+"""
+
+import functools
+import os
+import random
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, train on the GPU when there is one"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "refrl"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """if toggled, record videos of the agent into the `videos` folder"""
+    save_model: bool = False
+    """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
+    env_id: str = "Pendulum-v1"
+    """the id of the environment (continuous actions)"""
+    total_timesteps: int = 20_000
+    """total environment steps of the experiment, all environments counted"""
+    num_envs: int = 1
+    """the number of parallel game environments"""
+    eval_episodes: int = 10
+    """the number of greedy episodes of each evaluation"""
+    eval_frequency: int = 0
+    """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    stop_when_solved: bool = True
+    """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
+    checkpoint_frequency: int = 0
+    """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint, with the same arguments"""
+    evaluate: str | None = None
+    """play --eval-episodes greedy episodes with the policy saved in this checkpoint, and train nothing"""
+    save_buffer: bool = False
+    """if toggled, checkpoints hold the replay buffer too, so that a resumed run continues exactly"""
+
+    # Algorithm specific arguments
+    learning_rate: float = 1e-3
+    """the learning rate of the actor's optimizer"""
+    critic_learning_rate: float = 1e-3
+    """the learning rate of the critic's optimizer"""
+    buffer_size: int = 100_000
+    """the replay memory buffer size"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 0.01
+    """the target networks' update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
+    batch_size: int = 128
+    """the batch size of samples from the replay memory"""
+    hidden_size: int = 128
+    """the width of the two hidden layers of the actor and of the critic"""
+    exploration_noise: float = 0.1
+    """σ of the Gaussian exploration noise, in units of half the action range"""
+    ou_noise: bool = False
+    """if toggled, explore with DDPG's Ornstein-Uhlenbeck noise instead of Gaussian noise"""
+    policy_noise: float = 0.2
+    """σ̃ of the noise that smooths the target policy, in units of half the action range"""
+    noise_clip: float = 0.5
+    """c: the target policy's noise is clipped to [−c, c], in units of half the action range"""
+    policy_frequency: int = 2
+    """d: the actor and the target networks are updated once every d updates of the critics"""
+    learning_starts: int = 1_000
+    """learning starts once the replay buffer holds more than this many transitions"""
+
+
+# The values each argument may take, as intervals; anything else is refused before the run starts.
+BOUNDS = {
+    "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
+    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
+    "learning_rate": "(0, inf)", "critic_learning_rate": "(0, inf)", "buffer_size": "(0, inf)",
+    "gamma": "[0, 1]", "tau": "(0, 1]", "batch_size": "(0, inf)", "hidden_size": "(0, inf)",
+    "exploration_noise": "[0, inf)", "learning_starts": "[0, inf)", "policy_noise": "[0, inf)",
+    "noise_clip": "[0, inf)", "policy_frequency": "(0, inf)",
+}  # fmt: skip
+
+
+def unmet_requirement(args: Args, env: gym.Env) -> str | None:
+    """What this file cannot run besides BOUNDS, as the line that says why; None when it can."""
+    if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+        return f"--env-id {args.env_id} has observations {env.observation_space}, not flat vectors"
+    space = env.action_space
+    if not (
+        isinstance(space, gym.spaces.Box)
+        and len(space.shape) == 1
+        and np.isfinite([space.low, space.high]).all()
+    ):
+        return f"--env-id {args.env_id} has actions {space}, not a bounded continuous action space (a Box)"
+    if args.batch_size > args.buffer_size:
+        return f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}"
+    if args.buffer_size <= args.learning_starts:
+        return (
+            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+            "learning starts once the buffer holds more than that"
+        )
+    if args.learning_starts >= args.total_timesteps:
+        return f"--learning-starts {args.learning_starts} leaves no step to learn in --total-timesteps {args.total_timesteps}"
+    return None
+
+
+def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
+    """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
+
+    Next-step autoreset: the step on which an episode ends returns its true last observation,
+    and the *following* call to `step` ignores the action and returns the first observation of a
+    new episode (reward 0, not done). The training loop must not store that reset step.
+    With `capture_video`, the first copy records some of its episodes (the 1st, 2nd, 9th, 28th…,
+    gymnasium's default), and only those are rendered.
+    """
+    # The copies step one after another in this process; a partial, unlike a closure, pickles into
+    # a checkpoint.
+    make_one = functools.partial(gym.make, env_id)
+
+    def make_recorded():
+        return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_folder)
+
+    first = make_recorded if capture_video else make_one
+    envs = gym.vector.SyncVectorEnv([first] + [make_one] * (num_envs - 1))
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    envs.action_space.seed(seed)
+    return envs
+
+
+class Actor(nn.Module):
+    """μ_φ(s): an observation in, an action within the bounds out."""
+
+    def __init__(self, obs_dim: int, action_space: gym.spaces.Box, hidden_size: int):
+        super().__init__()
+        self.network = nn.Sequential(
+            nn.Linear(obs_dim, hidden_size),
+            nn.ReLU(),
+            nn.Linear(hidden_size, hidden_size),
+            nn.ReLU(),
+            nn.Linear(hidden_size, action_space.shape[0]),
+            nn.Tanh(),
+        )
+        # tanh's (−1, 1) mapped onto (low, high); buffers, so that they move to the device and into a checkpoint
+        low, high = (
+            torch.as_tensor(bound, dtype=torch.float32) for bound in (action_space.low, action_space.high)
+        )
+        self.register_buffer("action_scale", (high - low) / 2)
+        self.register_buffer("action_center", (high + low) / 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.action_center + self.action_scale * self.network(x)
+
+
+class Critic(nn.Module):
+    """Q_θ1(s, a) and Q_θ2(s, a): an observation and an action in, two estimates of the expected
+    return out, from two networks of the same shape initialised apart."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden_size: int):
+        super().__init__()
+        self.q1, self.q2 = (
+            nn.Sequential(
+                nn.Linear(obs_dim + action_dim, hidden_size),
+                nn.ReLU(),
+                nn.Linear(hidden_size, hidden_size),
+                nn.ReLU(),
+                nn.Linear(hidden_size, 1),
+            )
+            for _ in range(2)
+        )
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        xa = torch.cat([x, a], dim=1)
+        return self.q1(xa).squeeze(1), self.q2(xa).squeeze(1)
+
+
+class OrnsteinUhlenbeck:
+    """Noise correlated in time, one process per env: x ← x − θ x dt + σ √dt N(0, 1), x = 0 at the
+    start of each episode. The paper's θ = 0.15, σ = 0.2; dt = 0.01 as in OpenAI Baselines."""
+
+    def __init__(self, shape: tuple, theta: float = 0.15, sigma: float = 0.2, dt: float = 1e-2):
+        self.x = np.zeros(shape, dtype=np.float32)
+        self.theta, self.sigma, self.dt = theta, sigma, dt
+
+    def __call__(self, restart: np.ndarray) -> np.ndarray:
+        """The next noise of each env; the envs in `restart` begin a new episode and a new process."""
+        self.x[restart] = 0.0
+        self.x += -self.theta * self.x * self.dt + self.sigma * np.sqrt(self.dt) * np.random.normal(
+            size=self.x.shape
+        )
+        return self.x
+
+
+class ReplayBuffer:
+    """A ring buffer of transitions (s, a, r, s', d), preallocated, sampled uniformly."""
+
+    def __init__(self, buffer_size: int, obs_dim: int, action_dim: int, device: torch.device, seed: int):
+        self.obs = np.zeros((buffer_size, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((buffer_size, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((buffer_size, action_dim), dtype=np.float32)
+        self.rewards = np.zeros(buffer_size, dtype=np.float32)
+        self.terminations = np.zeros(buffer_size, dtype=np.float32)
+        self.buffer_size, self.device = buffer_size, device
+        self.pos, self.size = 0, 0
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, obs, next_obs, actions, rewards, terminations):
+        """Store a batch of transitions, overwriting the oldest once the buffer is full."""
+        idx = (self.pos + np.arange(len(actions))) % self.buffer_size
+        self.obs[idx] = obs
+        self.next_obs[idx] = next_obs
+        self.actions[idx] = actions
+        self.rewards[idx] = rewards
+        self.terminations[idx] = terminations
+        self.pos = (self.pos + len(actions)) % self.buffer_size
+        self.size = min(self.size + len(actions), self.buffer_size)
+
+    def sample(self, batch_size: int):
+        idx = self.rng.integers(0, self.size, batch_size)
+        return (
+            torch.from_numpy(array[idx]).to(self.device)
+            for array in (self.obs, self.actions, self.rewards, self.next_obs, self.terminations)
+        )
+
+
+def evaluate(
+    actor: Actor, critic: Critic, envs, eval_episodes: int, seed: int, device: torch.device, gamma: float
+):
+    """Play `eval_episodes` episodes with the actor's action, no noise, in `envs`, one env made by
+    `make_env`.
+
+    Returns each episode's undiscounted return and, to show how far the critic is from the truth,
+    the value the first critic predicted for the first state, Q_θ1(s_0, μ(s_0)), beside the
+    discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
+    evaluation of a run starts from the same states and evaluations compare policies alone.
+    """
+    returns, predicted, discounted = [], [], []
+    for episode in range(eval_episodes):
+        obs, _ = envs.reset(seed=seed if episode == 0 else None)
+        with torch.no_grad():
+            s = torch.as_tensor(obs, dtype=torch.float32, device=device)
+            predicted.append(critic(s, actor(s))[0].item())
+        done, discount, discounted_return = False, 1.0, 0.0
+        while not done:
+            with torch.no_grad():
+                actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+            obs, rewards, terminations, truncations, infos = envs.step(actions)
+            discounted_return += discount * float(rewards[0])
+            discount *= gamma
+            done = terminations[0] or truncations[0]
+        returns.append(float(infos["episode"]["r"][0]))
+        discounted.append(discounted_return)
+    return returns, predicted, discounted
+
+
+def train(args: Args) -> dict:
+    run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
+    device = run.device
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
+
+    # ---- networks, optimizers, replay buffer ----
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    action_space = envs.single_action_space
+    action_dim = action_space.shape[0]
+    actor = Actor(obs_dim, action_space, args.hidden_size).to(device)
+    critic = Critic(obs_dim, action_dim, args.hidden_size).to(device)
+    target_actor = Actor(obs_dim, action_space, args.hidden_size).to(device)
+    target_critic = Critic(obs_dim, action_dim, args.hidden_size).to(device)
+    target_actor.load_state_dict(actor.state_dict())
+    target_critic.load_state_dict(critic.state_dict())
+    # (φ⁻, φ) and (θ1⁻, θ1), (θ2⁻, θ2) for Polyak
+    param_pairs = list(zip(target_actor.parameters(), actor.parameters())) + list(
+        zip(target_critic.parameters(), critic.parameters())
+    )
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.critic_learning_rate, fused=True)
+    rb = ReplayBuffer(args.buffer_size, obs_dim, action_dim, device, args.seed)
+    # the bounds on the device, for the target actions; the noise is in units of half their range
+    action_low, action_high = (
+        torch.as_tensor(bound, device=device) for bound in (action_space.low, action_space.high)
+    )
+    half_range = (action_high - action_low) / 2
+    # what a checkpoint holds (the buffer with --save-buffer only), and a resumed run takes back
+    learner = {
+        "actor": actor,
+        "critic": critic,
+        "target_actor": target_actor,
+        "target_critic": target_critic,
+        "actor_optimizer": actor_optimizer,
+        "critic_optimizer": critic_optimizer,
+        "buffer": rb,
+    }
+
+    # ---- the training loop ----
+    obs, _ = envs.reset(seed=args.seed)
+    autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
+    ou_noise = OrnsteinUhlenbeck((args.num_envs, action_dim))
+    # as the checkpoint left them
+    envs, obs, autoreset, ou_noise = run.resume(learner, (envs, obs, autoreset, ou_noise))
+    if args.evaluate:  # the checkpoint's policy, played greedily; nothing is trained
+        evaluation = (eval_envs, args.eval_episodes, run.eval_seed, device, args.gamma)
+        return run.evaluated(evaluate(actor, critic, *evaluation)[0], envs, eval_envs)
+    num_iterations = args.total_timesteps // args.num_envs
+    low, high = action_space.low, action_space.high
+    for iteration in range(run.step // args.num_envs + 1, num_iterations + 1):
+        global_step = iteration * args.num_envs
+
+        # uniform actions until learning starts, then μ_φ(s) + noise, clipped to the bounds
+        if global_step <= args.learning_starts:
+            actions = envs.action_space.sample()
+        else:
+            with torch.no_grad():
+                actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+            if args.ou_noise:
+                noise = ou_noise(restart=autoreset) * (high - low) / 2
+            else:
+                noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2, size=actions.shape)
+            actions = np.clip(actions + noise, low, high).astype(np.float32)
+
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+
+        # a step that only reset its env joins two episodes: it is no transition, so keep it out
+        keep = ~autoreset
+        rb.add(obs[keep], next_obs[keep], actions[keep], rewards[keep], terminations[keep])
+        autoreset = terminations | truncations
+        obs = next_obs
+        run.log_episodes(global_step, infos)
+
+        # ---- learning ----
+        if rb.size > args.learning_starts:
+            b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)
+            with torch.no_grad():
+                # the target action, smoothed: μ_φ⁻(s') + clip(N(0, σ̃²), −c, c), within the bounds
+                noise = torch.randn_like(b_actions) * args.policy_noise
+                noise = noise.clamp(-args.noise_clip, args.noise_clip)
+                next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(action_low, action_high)
+                next_q = torch.min(*target_critic(b_next_obs, next_actions))
+                td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
+            q1_taken, q2_taken = critic(b_obs, b_actions)
+            critic_loss = F.mse_loss(q1_taken, td_target) + F.mse_loss(q2_taken, td_target)
+            if not torch.isfinite(critic_loss):  # Q-values that overflow make the loss inf or nan
+                run.diverged = f"the critic's loss is {critic_loss.item()} at step {global_step:,}"
+                break
+            critic_optimizer.zero_grad()
+            critic_loss.backward()
+            critic_optimizer.step()
+
+            # every d-th update only: the actor climbs Q_θ1(s, μ_φ(s)) (the critics' gradients from
+            # this loss are not used), and the targets follow
+            if iteration % args.policy_frequency == 0:
+                actor_loss = -critic(b_obs, actor(b_obs))[0].mean()
+                actor_optimizer.zero_grad()
+                actor_loss.backward()
+                actor_optimizer.step()
+
+                # θ1⁻ ← τ θ1 + (1 − τ) θ1⁻, θ2⁻ likewise, φ⁻ ← τ φ + (1 − τ) φ⁻
+                with torch.no_grad():
+                    for target_param, param in param_pairs:
+                        target_param.lerp_(param, args.tau)
+
+                if iteration % 100 == 0:  # every 100 steps where d divides 100
+                    losses = {
+                        "losses/critic_loss": critic_loss.item(),
+                        "losses/actor_loss": actor_loss.item(),
+                        "losses/q_values": q1_taken.mean().item(),
+                    }
+                    run.log(global_step, losses)
+
+        # ---- report, evaluate, checkpoint ----
+        run.progress(global_step)
+        if run.solved_in_training:  # then solved if every episode of a greedy check is too
+            check = evaluate(actor, critic, eval_envs, args.eval_episodes, run.check_seed, device, args.gamma)
+            run.check(check[0], global_step)
+        last_iteration = iteration == num_iterations or run.solved
+        if last_iteration or run.due(args.eval_frequency, global_step):
+            eval_returns, predicted, discounted = evaluate(
+                actor, critic, eval_envs, args.eval_episodes, run.eval_seed, device, args.gamma
+            )
+            values = {
+                "eval/predicted_value": np.mean(predicted),
+                "eval/discounted_return": np.mean(discounted),
+            }
+            run.log_evaluation(global_step, eval_returns, values)
+        if run.end_step(global_step, last_iteration, learner, (envs, obs, autoreset, ou_noise)):
+            break  # the last step, or the first after Ctrl-C or SIGTERM
+    return run.finish(envs, eval_envs)
+
+
+# ---- plumbing: the same text in every algorithm file, checked by tests/test_plumbing.py ----
+# Bad input, seeding and the device, the run directory and its writer, checkpoints and resuming,
+# signals, the progress line and the stop rule. What differs between the files comes from above:
+# BOUNDS and unmet_requirement() say what to refuse, train() what a checkpoint holds.
+import pickle
+import signal
+import sys
+import time
+from collections import deque
+from importlib.util import find_spec
+
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+# What a resumed run may take from the command line: a longer budget, and what does not change how it
+# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
+MAY_CHANGE_ON_RESUME = (
+    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
+    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
+)  # fmt: skip
+# What --evaluate takes from the command line; every other argument is the checkpoint's.
+MAY_CHANGE_ON_EVALUATE = ("eval_episodes", "capture_video", "cuda", "track", "evaluate")
+
+
+def fail(message: str):
+    """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
+    print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def check_args(args):
+    """Refuse input this file cannot run, before anything is written."""
+    for name, interval in BOUNDS.items():
+        low, high = (float(end) for end in interval[1:-1].split(","))
+        value = getattr(args, name)
+        above = low < value if interval[0] == "(" else low <= value
+        below = value < high if interval[-1] == ")" else value <= high
+        if not (above and below):  # nan is neither
+            allowed = "positive" if interval == "(0, inf)" else f"in {interval}"
+            fail(f"--{name.replace('_', '-')} must be {allowed}, not {value}")
+    if args.total_timesteps < args.num_envs:
+        fail(
+            f"--total-timesteps {args.total_timesteps} is less than one step of the --num-envs {args.num_envs}"
+        )
+    if not args.exp_name or os.sep in args.exp_name:
+        fail(f"--exp-name {args.exp_name!r} must be a name, not a path: it names the run's files")
+    try:
+        env = gym.make(args.env_id)
+    except Exception as e:  # an unknown id, or an env whose own module fails to import
+        fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
+    message = unmet_requirement(args, env)
+    env.close()
+    if message:
+        fail(message)
+    if args.track and find_spec("wandb") is None:
+        fail("--track needs wandb, which is not installed (pip install wandb)")
+
+
+def read_checkpoint(path: str, flag: str) -> dict:
+    """Read a checkpoint of this file's, refusing a file that is none."""
+    if not os.path.isfile(path):
+        fail(f"{flag} {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint["args"], checkpoint["global_step"]  # noqa: B018 (what every checkpoint holds)
+    except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
+        fail(f"{flag} {path}: not a readable checkpoint ({type(e).__name__})")
+    if checkpoint.get("algorithm") != ALGORITHM:
+        fail(f"{flag} {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    return checkpoint
+
+
+def checkpoint_to_evaluate(path: str, args) -> dict:
+    """Read the checkpoint of --evaluate, and take its arguments but for MAY_CHANGE_ON_EVALUATE."""
+    checkpoint = read_checkpoint(path, "--evaluate")
+    for name, value in checkpoint["args"].items():
+        if name not in MAY_CHANGE_ON_EVALUATE and hasattr(args, name):
+            setattr(args, name, value)
+    return checkpoint
+
+
+def load_checkpoint(path: str, args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    checkpoint = read_checkpoint(path, "--resume")
+    saved, step = checkpoint["args"], checkpoint["global_step"]
+    if step >= args.total_timesteps:
+        fail(
+            f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
+        )
+    for name, value in saved.items():
+        if name not in MAY_CHANGE_ON_RESUME and getattr(args, name, value) != value:
+            fail(
+                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {value}, not {getattr(args, name)}; "
+                "a resumed run keeps its arguments (README, Stopping and resuming)"
+            )
+    changed = [
+        f"--{name.replace('_', '-')} {getattr(args, name)} (was {value})"
+        for name, value in saved.items()
+        if name != "resume" and getattr(args, name, value) != value
+    ]
+    if changed:
+        print(f"resuming with the checkpoint's arguments, and from the command line: {', '.join(changed)}")
+    return checkpoint
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write to a temporary file, then rename it over `path`: a kill during the write leaves the
+    previous checkpoint whole, never half a file."""
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def env_state(where: tuple) -> bytes | None:
+    """The envs pickled in the middle of their episodes, with the loop's variables that go with them,
+    so that a resumed run plays them on; None where an env cannot be pickled (a Box2D world, an env
+    rendering video), or where there are none to keep (`where` is empty: a3c's envs live in its workers)."""
+    if not where:
+        return None
+    try:
+        return pickle.dumps(where)
+    except Exception:  # pickling fails with whatever the unpicklable part raises
+        return None
+
+
+def state_of(part, args):
+    """What a checkpoint keeps of a part of the learner: a network's or an optimizer's state_dict; a
+    buffer's arrays and counters (not its device, the resumed run's to choose), with --save-buffer only."""
+    if hasattr(part, "state_dict"):
+        return part.state_dict()
+    if getattr(args, "save_buffer", False):
+        return {name: value for name, value in vars(part).items() if name != "device"}
+    return None
+
+
+class Run:
+    """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input,
+    seeds every generator, picks the device and opens the run directory, after reading the checkpoint
+    of --resume or --evaluate; in the loop it logs, prints the progress, keeps the stop rule, says when
+    an evaluation or a checkpoint is due and writes checkpoints; `finish` closes everything and ends the
+    run as it ended: solved or out of budget, diverged, or stopped by a signal; `evaluated` ends an
+    --evaluate, which trains nothing."""
+
+    def __init__(self, args):
+        check_args(args)
+        self.args = args
+        if args.resume and args.evaluate:
+            fail("--resume and --evaluate: a run either goes on or is evaluated, not both")
+        if args.evaluate:
+            self.checkpoint = checkpoint_to_evaluate(args.evaluate, args)
+        else:
+            self.checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        torch.backends.cudnn.deterministic = args.torch_deterministic
+        # a small network's operations are too short to share between threads: the hand-off costs
+        # more than it saves, and idle threads spin against other processes on a shared machine
+        torch.set_num_threads(1)
+        self.device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+        if args.cuda and self.device.type == "cpu":
+            print("notice: --cuda given but no GPU is available; training on the CPU")
+        resuming = self.checkpoint is not None
+        self.name = (
+            self.checkpoint["run_name"]
+            if resuming
+            else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        )
+        if args.evaluate:  # its videos apart from the run's own
+            self.name += "-evaluated"
+        self.model_path = f"runs/{self.name}/{args.exp_name}.pt"
+        if args.track:
+            import wandb  # imported only here, so that wandb is needed only with --track
+
+            wandb.init(
+                project=args.wandb_project_name,
+                entity=args.wandb_entity,
+                sync_tensorboard=True,
+                config=vars(args),
+                name=self.name,
+                save_code=True,
+                resume="allow",
+            )
+        # the environment steps done, all envs counted: where the loop starts, and then where it is
+        self.step = self.start_step = self.checkpoint["global_step"] if resuming else 0
+        # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
+        # logged after its checkpoint. An evaluation logs nothing.
+        self.writer = (
+            None
+            if args.evaluate
+            else SummaryWriter(f"runs/{self.name}", purge_step=self.step + 1 if resuming else None)
+        )
+        if not resuming:
+            self.writer.add_text(
+                "hyperparameters",
+                "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
+            )
+        self.eval_seed = args.seed + 100_000  # episodes the training envs never start from
+        self.check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
+        # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
+        self.planned_steps = self.checkpoint["planned_steps"] if resuming else args.total_timesteps
+        # the stop rule: an env without a reward threshold is never solved
+        self.threshold = gym.spec(args.env_id).reward_threshold or float("inf")
+        self.recent_returns = deque(self.checkpoint["recent_returns"] if resuming else (), maxlen=10)
+        self.solved_in_training = self.solved = False
+        self.diverged, self.eval_returns = None, None
+        # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
+        # writes is whole; a second Ctrl-C stops at once
+        self.stop_signals = []
+        self.previous_handlers = {
+            sig: signal.signal(sig, self.stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def stop_after_this_step(self, signum, frame):
+        if self.stop_signals:
+            raise KeyboardInterrupt
+        self.stop_signals.append(signum)
+
+    def resume(self, learner: dict, where: tuple) -> tuple:
+        """Start the loop. With --resume, load the checkpoint into `learner` (what train() named:
+        networks, optimizers, a buffer) and into the random generators, and return the envs where they
+        were: `where` is the vector env, then the loop's variables that go with it (its observations…).
+        A new run's `where` comes back as it is; with --evaluate, only the networks are loaded."""
+        self.start_time = time.time()
+        if self.checkpoint is None:
+            return where
+        if self.args.evaluate:  # the networks (and the statistics they hold), not optimizers or buffers
+            for key, part in learner.items():
+                if isinstance(part, torch.nn.Module):
+                    part.load_state_dict(self.checkpoint[key])
+            print(f"evaluating {self.args.evaluate}, saved after step {self.step:,}")
+            return where
+        for key, part in learner.items():
+            if self.checkpoint[key] is None:
+                print(
+                    f"notice: the checkpoint holds no {key} (--save-buffer); the resumed run starts it empty"
+                )
+            elif hasattr(part, "load_state_dict"):
+                part.load_state_dict(self.checkpoint[key])
+            else:  # a buffer: its arrays and counters
+                vars(part).update(self.checkpoint[key])
+        python_state, numpy_state, torch_state = self.checkpoint["random"]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        print(f"resuming {self.name} after step {self.step:,}")
+        if self.checkpoint["envs"] is None:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+            return where
+        where[0].close()
+        return pickle.loads(self.checkpoint["envs"])
+
+    def due(self, period: int, step: int) -> bool:
+        """Whether the loop passed a multiple of `period` steps since the end of its previous step."""
+        return period > 0 and step // period > self.step // period
+
+    def sps(self, step: int) -> int:
+        return int((step - self.start_step) / (time.time() - self.start_time))
+
+    def log(self, step: int, scalars: dict):
+        """Write the scalars, and the steps per second."""
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, step)
+        self.writer.add_scalar("charts/SPS", self.sps(step), step)
+
+    def log_episodes(self, step: int, infos: dict, ended=None):
+        """Write the return and length of each episode that ended in this step (of the envs in `ended`,
+        by default all); they enter the stop rule's window of the last 10 training returns."""
+        if "episode" not in infos:
+            return
+        ended = infos["_episode"] if ended is None else ended
+        for episode_return, episode_length in zip(infos["episode"]["r"][ended], infos["episode"]["l"][ended]):
+            self.recent_returns.append(float(episode_return))
+            self.writer.add_scalar("charts/episodic_return", episode_return, step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, step)
+        window = self.recent_returns
+        self.solved_in_training = (
+            self.args.stop_when_solved and len(window) == 10 and np.mean(window) >= self.threshold
+        )
+
+    def check(self, check_returns: list, step: int):
+        """The stop rule's second half. Returns that reach the threshold in training must hold in a
+        greedy evaluation too, on other episodes than the final evaluation's, which stays a fair test
+        of the policy kept; in every one of its episodes, not on average: a policy that fails one start
+        in ten passes an average and then fails the final evaluation as often as not."""
+        self.solved = min(check_returns) >= self.threshold
+        if not self.solved:
+            print(
+                f"step {step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
+            )
+            self.recent_returns.clear()  # the next check waits for 10 new episodes
+            self.solved_in_training = False
+
+    def log_evaluation(self, step: int, eval_returns: list, scalars: dict | None = None):
+        """Write and print a greedy evaluation: one point per episode, and the scalars."""
+        self.eval_returns = eval_returns
+        for episode_return in eval_returns:
+            self.writer.add_scalar("eval/episodic_return", episode_return, step)
+        for tag, value in (scalars or {}).items():
+            self.writer.add_scalar(tag, value, step)
+        print(f"step {step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}")
+
+    def progress(self, step: int, **shown: float):
+        """Print the progress line, every 1/20 of the budget, with the values in `shown` (ε=0.3…)."""
+        if self.due(max(self.args.total_timesteps // 20, 1), step):
+            recent = f"{np.mean(self.recent_returns):7.1f}" if self.recent_returns else "      -"
+            values = "".join(f"{name} {value:.2f}  " for name, value in shown.items())
+            print(f"step {step:>9,}  return (last 10) {recent}  {values}SPS {self.sps(step):,}")
+
+    def end_step(self, step: int, last: bool, learner: dict, where: tuple) -> bool:
+        """Write a checkpoint when one is due, and at the end; say whether the loop ends here: at its
+        last step, or at the first after Ctrl-C or SIGTERM."""
+        stop = last or bool(self.stop_signals)
+        if self.due(self.args.checkpoint_frequency, step) or (
+            stop and (self.args.save_model or self.stop_signals)
+        ):
+            save_checkpoint(
+                self.model_path,
+                {
+                    "algorithm": ALGORITHM,
+                    "args": vars(self.args),
+                    "run_name": self.name,
+                    "global_step": step,
+                    **{key: state_of(part, self.args) for key, part in learner.items()},
+                    "envs": env_state(where),
+                    "recent_returns": list(self.recent_returns),
+                    "planned_steps": self.planned_steps,
+                    "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+                },
+            )
+            if stop:
+                print(f"checkpoint saved to {self.model_path}")
+        self.step = step
+        return stop
+
+    def evaluated(self, eval_returns: list, *envs) -> dict:
+        """End an --evaluate: close the envs, print the greedy evaluation's returns, and return them."""
+        for env in envs:
+            env.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+        print(
+            f"greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}, episode by episode: "
+            + ", ".join(f"{episode_return:.1f}" for episode_return in eval_returns)
+        )
+        return {"eval_returns": eval_returns, "run_dir": None, "model_path": self.args.evaluate}
+
+    def finish(self, *envs) -> dict:
+        """Close the envs and the writer, and end the run as it ended: a summary of the run to return,
+        exit status 1 when it diverged, 128 + the signal's number when Ctrl-C or SIGTERM stopped it."""
+        for env in envs:
+            env.close()
+        self.writer.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+        if self.solved:
+            print(
+                f"solved: the last 10 training returns average {np.mean(self.recent_returns):.1f} ≥ {self.threshold}"
+            )
+        if self.diverged:
+            kept = (
+                f"the last good checkpoint is {self.model_path}"
+                if os.path.exists(self.model_path)
+                else "no checkpoint was saved"
+            )
+            print(
+                f"{ALGORITHM}.py: error: training diverged: {self.diverged} (a smaller learning rate may help); {kept}",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
+        if self.stop_signals:
+            print(
+                f"stopped by {signal.Signals(self.stop_signals[0]).name} after step {self.step:,}; "
+                f"continue with --resume {self.model_path}"
+            )
+            raise SystemExit(128 + self.stop_signals[0])
+        return {
+            "eval_returns": self.eval_returns,
+            "run_dir": f"runs/{self.name}",
+            "model_path": self.model_path if self.args.save_model else None,
+        }
+
+
+if __name__ == "__main__":
+    train(tyro.cli(Args))

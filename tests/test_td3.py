@@ -1,0 +1,199 @@
+"""td3.py's learning step, by hand, on the continuous chain of tests/probes.py (states 0 → 1 → 2, whatever
+the action; leaving s earns s + 1; the episode terminates in state 2), as tests/test_ddpg.py does for
+ddpg.py: the actor is a table, μ(s) = MU[s], and each of the two critics is linear in the action,
+Q_i(s, a) = V_i[s] + K_i[s] · a. What TD3 adds is pinned here: the smaller of the two target critics in
+the target, at a target action smoothed by noise (hand-set: every draw of torch.randn_like is z), clipped
+to ±c and then to the bounds; both critics learning toward it; and the actor and the targets updated
+every d-th step only, the actor climbing the first critic."""
+
+import gymnasium as gym
+import pytest
+import torch
+import torch.nn as nn
+from conftest import load_algorithm
+from probes import CHAIN_TRANSITIONS, RecordedActions, noise_of, one_hot, recording_adam, recording_buffer
+
+td3 = load_algorithm("td3")
+
+MU = [0.3, 0.95, 0.0]
+MU_TARGET = [-0.2, 0.6, -0.7]
+# The online critics and the target critics: (V_1, K_1, V_2, K_2). In state 1 the target critics cross
+# at a = 0.5: Q_1⁻(1, a) = 1.8 + 0.5 a is the smaller below it, Q_2⁻(1, a) = 2.0 + 0.1 a above it. State 2,
+# where episodes end, holds values that would show in a target that bootstraps from a termination.
+CRITICS = ([1.5, 1.6, 0.0], [0.4, -0.8, 0.0], [1.2, 1.9, 0.0], [-0.3, 0.6, 0.0])
+TARGET_CRITICS = ([0.9, 1.8, 7.0], [0.6, 0.5, 3.0], [0.4, 2.0, 5.0], [0.2, 0.1, 4.0])
+
+# The target action in state 1: μ⁻(1) = 0.6, plus the noise σ̃ z = 0.2 z clipped to ±c = ±0.5, times half
+# the action range, then clipped to the bounds. The target from state 0 is y = 1 + γ min_i Q_i⁻(1, a'),
+# γ = 0.5; from state 1 the episode terminates, y = 2.
+SMOOTHED_TARGETS = [
+    # actions in [−1, 1]: z = 1.5, noise 0.3, a' = 0.9: Q_1⁻ = 2.25, Q_2⁻ = 2.09, y = 1 + 0.5 · 2.09
+    ("ContinuousChain-v0", 1.5, 2.045),
+    # z = 5: the noise 1.0 clipped to 0.5, a' = 1.1 clipped to the bound 1: Q_2⁻ = 2.1 < Q_1⁻ = 2.3
+    ("ContinuousChain-v0", 5.0, 2.05),
+    # z = −5: the noise clipped to −0.5, a' = 0.1: Q_1⁻ = 1.85 < Q_2⁻ = 2.01
+    ("ContinuousChain-v0", -5.0, 1.925),
+    # the time limit cuts the episode in state 1: truncated, it bootstraps as above
+    ("ContinuousChainCut-v0", 1.5, 2.045),
+    # actions in [0, 4], half the range 2: z = 1.5, noise 0.3 · 2, a' = 1.2: Q_2⁻ = 2.12 < Q_1⁻ = 2.4
+    ("WideContinuousChain-v0", 1.5, 2.06),
+    # z = −5: the noise −0.5 · 2, a' = −0.4 clipped to the bound 0: Q_1⁻ = 1.8 < Q_2⁻ = 2.0
+    ("WideContinuousChain-v0", -5.0, 1.9),
+]
+
+TD3_PROBE = dict(
+    batch_size=1,
+    buffer_size=100,
+    learning_starts=2,
+    total_timesteps=40,
+    learning_rate=1e-9,
+    critic_learning_rate=1e-9,
+    tau=1e-9,
+    gamma=0.5,
+    eval_episodes=1,
+)
+
+
+def tables(monkeypatch):
+    """Replace td3.Actor and td3.Critic with tables: the first of each that train() makes, the online one,
+    holds the online values, the second, the target, holds the target values. Returns the actors made and
+    the critics made, in order."""
+    actors, critics = [], []
+    actor_tables = iter([MU, MU_TARGET])
+    critic_tables = iter([CRITICS, TARGET_CRITICS])
+
+    class TableActor(nn.Module):
+        def __init__(self, obs_dim, action_space, hidden_size):
+            super().__init__()
+            self.table = nn.Parameter(torch.tensor(next(actor_tables)).unsqueeze(1))  # (state, action)
+            actors.append(self)
+
+        def forward(self, x):
+            return x @ self.table
+
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            pass  # the target actor keeps its own table
+
+    class TwinLinearCritic(nn.Module):
+        def __init__(self, obs_dim, action_dim, hidden_size):
+            super().__init__()
+            self.tables = nn.ParameterList(nn.Parameter(torch.tensor(t)) for t in next(critic_tables))
+            critics.append(self)
+
+        def forward(self, x, a):
+            v1, k1, v2, k2 = self.tables
+            return x @ v1 + (x @ k1) * a[:, 0], x @ v2 + (x @ k2) * a[:, 0]
+
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            pass  # the target critics keep their own values
+
+    monkeypatch.setattr(td3, "Actor", TableActor)
+    monkeypatch.setattr(td3, "Critic", TwinLinearCritic)
+    return actors, critics
+
+
+def target_noise(monkeypatch, z: float):
+    """Every draw of torch.randn_like is z: the target policy's noise, hand-set."""
+    monkeypatch.setattr(torch, "randn_like", lambda tensor: torch.full_like(tensor, z))
+
+
+@pytest.mark.parametrize(("env_id", "z", "target_from_0"), SMOOTHED_TARGETS)
+def test_both_critics_learn_the_smaller_target_critic_at_the_smoothed_target_action(
+    monkeypatch, env_id, z, target_from_0
+):
+    tables(monkeypatch)
+    target_noise(monkeypatch, z)
+    optimizers, buffers = recording_adam(monkeypatch), recording_buffer(td3, monkeypatch)
+    td3.train(td3.Args(env_id=env_id, **TD3_PROBE))
+    (_, critic_optimizer), (buffer,) = optimizers, buffers
+    assert len(critic_optimizer.gradients) == len(buffer.batches) > 20  # one batch an update
+    targets = {0: target_from_0, 1: 2.0}
+    learned_from = set()
+    for (obs, actions, _, _, _), gradients in zip(buffer.batches, critic_optimizer.gradients):
+        state, action = int(obs[0].argmax()), float(actions[0, 0])
+        learned_from.add(state)
+        # each critic's squared TD error toward the same target: 2 (V_i[s] + K_i[s] a − y) with respect
+        # to V_i[s], times a with respect to K_i[s]
+        for i in range(2):
+            v, k = CRITICS[2 * i], CRITICS[2 * i + 1]
+            derivative = 2 * (v[state] + k[state] * action - targets[state])
+            value_gradient, slope_gradient = gradients[2 * i], gradients[2 * i + 1]
+            torch.testing.assert_close(value_gradient, derivative * one_hot(state), atol=1e-5, rtol=0)
+            torch.testing.assert_close(
+                slope_gradient, derivative * action * one_hot(state), atol=1e-5, rtol=0
+            )
+    assert learned_from == ({0} if "Cut" in env_id else {0, 1})
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_the_actor_climbs_the_first_critic_every_dth_update(monkeypatch, d):
+    tables(monkeypatch)
+    optimizers, buffers = recording_adam(monkeypatch), recording_buffer(td3, monkeypatch)
+    td3.train(td3.Args(env_id="ContinuousChain-v0", policy_frequency=d, **TD3_PROBE))
+    (actor_optimizer, critic_optimizer), (buffer,) = optimizers, buffers
+    # the critics learn at every step from the first with more than two transitions stored to step 40;
+    # the actor at the steps of those that d divides, from the same batch as the critics
+    steps = range(41 - len(critic_optimizer.gradients), 41)
+    assert len(steps) > 30
+    batches_of_actor = [batch for step, batch in zip(steps, buffer.batches) if step % d == 0]
+    assert len(actor_optimizer.gradients) == len(batches_of_actor)
+    for (obs, *_), (gradient,) in zip(batches_of_actor, actor_optimizer.gradients):
+        state = int(obs[0].argmax())
+        # the gradient of −Q_1(s, μ(s)) with respect to MU[s]: −K_1[s]
+        torch.testing.assert_close(gradient[:, 0], -CRITICS[1][state] * one_hot(state), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_the_targets_follow_by_polyak_averaging_every_dth_update(monkeypatch, d):
+    # after k updates of the targets, with the online tables still at their values (a learning rate of
+    # 1e-9), φ⁻ = φ + (1 − τ)^k (φ⁻_0 − φ), and each θ_i⁻ likewise; k is the number of the actor's updates
+    actors, critics = tables(monkeypatch)
+    optimizers = recording_adam(monkeypatch)
+    td3.train(td3.Args(env_id="ContinuousChain-v0", policy_frequency=d, **(TD3_PROBE | dict(tau=0.1))))
+    (actor, target_actor), (_, target_critic) = actors, critics
+    k = len(optimizers[0].gradients)
+    steps = range(41 - len(optimizers[1].gradients), 41)
+    assert k == sum(step % d == 0 for step in steps) > 15
+
+    def after_k(online, target):
+        online, target = torch.tensor(online), torch.tensor(target)
+        return online + 0.9**k * (target - online)
+
+    torch.testing.assert_close(target_actor.table.detach()[:, 0], after_k(MU, MU_TARGET))
+    for table, online, target in zip(target_critic.tables, CRITICS, TARGET_CRITICS):
+        torch.testing.assert_close(table.detach(), after_k(online, target))
+    torch.testing.assert_close(actor.table.detach()[:, 0], torch.tensor(MU), atol=1e-6, rtol=0)
+
+
+def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(monkeypatch):
+    # exploration is ddpg.py's: σ = 0.1 · half the range = 0.1, each draw + 1.5 σ; in state 0 0.3 + 0.15,
+    # in state 1 0.95 + 0.15 clipped to the bound 1
+    tables(monkeypatch)
+    scales, buffers = noise_of(monkeypatch, z=1.5), recording_buffer(td3, monkeypatch)
+    td3.train(td3.Args(env_id="ContinuousChain-v0", **TD3_PROBE))
+    (buffer,) = buffers
+    assert scales and all(scale == pytest.approx(0.1) for scale in scales)
+    stored = [
+        (
+            int(buffer.obs[i].argmax()),
+            float(buffer.rewards[i]),
+            int(buffer.next_obs[i].argmax()),
+            float(buffer.terminations[i]),
+        )
+        for i in range(buffer.size)
+    ]
+    assert stored == CHAIN_TRANSITIONS
+    for i in range(2, buffer.size):
+        assert buffer.actions[i, 0] == pytest.approx({0: 0.45, 1: 1.0}[int(buffer.obs[i].argmax())]), i
+
+
+def test_the_evaluation_plays_the_actors_action_and_the_first_critic_predicts(monkeypatch):
+    tables(monkeypatch)
+    actor, critic = td3.Actor(3, None, 0), td3.Critic(3, 1, 0)  # the online tables
+    env = RecordedActions(gym.make("ContinuousChain-v0"))
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(gym.vector.SyncVectorEnv([lambda: env]))
+    returns, predicted, discounted = td3.evaluate(actor, critic, envs, 2, 0, torch.device("cpu"), 0.5)
+    assert env.actions == pytest.approx([0.3, 0.95] * 2)  # μ(0), μ(1) of each episode, without noise
+    assert returns == [3.0, 3.0] and discounted == [2.0, 2.0]
+    # Q_1(0, μ(0)) = 1.5 + 0.4 · 0.3
+    assert predicted == pytest.approx([1.62, 1.62])
