@@ -502,6 +502,7 @@ from collections import deque
 from importlib.util import find_spec
 
 import tyro
+from gymnasium.utils import EzPickle
 from torch.utils.tensorboard import SummaryWriter
 
 ALGORITHM = os.path.basename(__file__).removesuffix(".py")
@@ -546,6 +547,17 @@ def check_args(args):
     env.close()
     if message:
         fail(message)
+    if args.capture_video:  # a video needs frames: try one now rather than fail at the first recorded episode
+        try:
+            env = gym.make(args.env_id, render_mode="rgb_array")
+            env.reset(seed=0)
+            env.render()
+            env.close()
+        except Exception as e:  # MuJoCo's default OpenGL, for one, needs a display
+            fail(
+                f"--capture-video: {args.env_id} cannot render here ({type(e).__name__}); "
+                "without a display, MuJoCo renders with MUJOCO_GL=egl"
+            )
     if args.track and find_spec("wandb") is None:
         fail("--track needs wandb, which is not installed (pip install wandb)")
 
@@ -609,6 +621,11 @@ def env_state(where: tuple) -> bytes | None:
     so that a resumed run plays them on; None where an env cannot be pickled (a Box2D world, an env
     rendering video), or where there are none to keep (`where` is empty: a3c's envs live in its workers)."""
     if not where:
+        return None
+    # an env that pickles its constructor's arguments rather than its state (gymnasium's EzPickle:
+    # MuJoCo's, Box2D's) would come back as a new env in its first state, not where it was; a vector
+    # env of gymnasium's own, without copies (`envs`), keeps its state in its arrays
+    if any(isinstance(env.unwrapped, EzPickle) for env in getattr(where[0].unwrapped, "envs", ())):
         return None
     try:
         return pickle.dumps(where)

@@ -264,3 +264,33 @@ def test_a_resumed_run_keeps_its_arguments_and_schedules(capsys):
     events.Reload()
     after = [e.value for e in events.Scalars("charts/epsilon") if e.step > 2_000]
     assert after and all(epsilon == 0.0 for epsilon in after)
+
+
+class PickledByArguments(CartPoleEnv, gym.utils.EzPickle):
+    """CartPole, pickled as MuJoCo's and Box2D's envs are: by the arguments it was made with (EzPickle),
+    so that it unpickles as a new env, not where it was."""
+
+    def __init__(self, render_mode=None):
+        CartPoleEnv.__init__(self, render_mode=render_mode)
+        gym.utils.EzPickle.__init__(self, render_mode=render_mode)
+
+
+gym.register("CartPolePickledByArguments-v0", entry_point=PickledByArguments, max_episode_steps=500)
+
+
+def test_a_checkpoint_keeps_no_env_that_would_unpickle_in_its_first_state():
+    # the plumbing's env_state, the same text in every file: CartPole's own state pickles and comes back
+    # as it was; an env pickled by its arguments would come back in its first state, and is not kept
+    dqn = load_algorithm("dqn")
+    for env_id, kept in (("CartPole-v1", True), ("CartPolePickledByArguments-v0", False)):
+        envs = dqn.make_env(env_id, 2, 1, capture_video=False, video_folder="")
+        obs, _ = envs.reset(seed=1)
+        for _ in range(5):
+            obs, *_ = envs.step(np.zeros(2, dtype=np.int64))
+        state = dqn.env_state((envs, obs))
+        assert (state is not None) == kept, env_id
+        if kept:
+            copy, copy_obs = pickle.loads(state)
+            assert np.array_equal(
+                copy.step(np.ones(2, dtype=np.int64))[0], envs.step(np.ones(2, dtype=np.int64))[0]
+            )
