@@ -208,14 +208,17 @@ class Actor(nn.Module):
         """An action drawn from π_φ(·|s), differentiable in φ (u = μ + σ ξ), and its log π(a|s)."""
         hidden = self.network(x)
         mean = self.mean(hidden)
-        # σ kept within [e⁻²⁰, e²], as in the paper's code: a σ that collapses to 0 or explodes
+        # log σ kept within [−20, 2], as in the paper's code: a σ that collapses to 0 or explodes
         # makes log π overflow
-        std = self.log_std(hidden).clamp(-20, 2).exp()
-        u = mean + std * torch.randn_like(mean)
-        # log(1 − tanh²(u)), in a form where 1 − tanh² does not round to 0
+        log_std = self.log_std(hidden).clamp(-20, 2)
+        xi = torch.randn_like(mean)
+        u = mean + log_std.exp() * xi
+        # log N(u; μ, σ²) with (u − μ) / σ = ξ, and log(1 − tanh²(u)) in a form where 1 − tanh² does
+        # not round to 0
+        log_normal = -0.5 * xi**2 - log_std - 0.5 * math.log(2 * math.pi)
         log_det = 2 * (math.log(2) - u - F.softplus(-2 * u))
-        log_prob = torch.distributions.Normal(mean, std).log_prob(u) - log_det
-        return self.action_center + self.action_scale * torch.tanh(u), log_prob.sum(dim=1)
+        log_prob = (log_normal - log_det).sum(dim=1)
+        return self.action_center + self.action_scale * torch.tanh(u), log_prob
 
 
 class Critic(nn.Module):

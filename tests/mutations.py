@@ -473,8 +473,18 @@ MUTATIONS = {
         ),
         (
             "the log-probability without the change of variables of tanh",
-            "log_prob = torch.distributions.Normal(mean, std).log_prob(u) - log_det",
-            "log_prob = torch.distributions.Normal(mean, std).log_prob(u)",
+            "log_prob = (log_normal - log_det).sum(dim=1)",
+            "log_prob = log_normal.sum(dim=1)",
+        ),
+        (
+            "log π not summed over the action's dimensions: the first dimension's alone",
+            "log_prob = (log_normal - log_det).sum(dim=1)",
+            "log_prob = (log_normal - log_det)[:, 0]",
+        ),
+        (
+            "log σ not kept within [−20, 2]",
+            "log_std = self.log_std(hidden).clamp(-20, 2)",
+            "log_std = self.log_std(hidden)",
         ),
         (
             "the change of variables as the common log(1 − tanh² + 1e-6), wrong where tanh saturates",
