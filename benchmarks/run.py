@@ -53,6 +53,10 @@ THRESHOLDS = {
     "LunarLander-v3": 200,
     "MountainCar-v0": -110,
     "Pendulum-v1": -200,
+    "InvertedPendulum-v5": 950,
+    "InvertedDoublePendulum-v5": 9100,
+    "HalfCheetah-v5": 4800,
+    "Hopper-v5": 3800,
 }
 
 # Arguments that differ from an algorithm's defaults (tuned for CartPole-v1), per environment.
@@ -68,6 +72,14 @@ NOISY_LUNARLANDER = [  # the same less ε's flags, for the files whose noisy lay
     "--total-timesteps", "500000", "--buffer-size", "500000", "--learning-rate", "1.8e-3",
     "--hidden-size", "256", "--tau", "3.7e-3", "--learning-starts", "10000", "--batch-size", "256",
     "--gamma", "0.995",
+]  # fmt: skip
+# the TD3 and SAC papers' settings on MuJoCo, where their defaults are ddpg.py's for Pendulum: two hidden
+# layers of 256 (TD3's paper had 400 and 300, its authors' code 256 and 256), mini-batches of 256, learning
+# rates of 3e-4, τ = 0.005; uniform actions for the first 10,000 steps on the locomotion tasks, 1,000 on
+# the others (TD3's paper)
+MUJOCO = [
+    "--hidden-size", "256", "--batch-size", "256", "--learning-rate", "3e-4", "--critic-learning-rate", "3e-4",
+    "--tau", "0.005",
 ]  # fmt: skip
 HYPERPARAMETERS = {
     # taken by dqn's variants
@@ -99,6 +111,11 @@ HYPERPARAMETERS = {
         "--gae-lambda", "0.95", "--update-epochs", "10", "--num-minibatches", "64", "--learning-rate", "1e-3",
         "--ent-coef", "0", "--no-clip-vloss", "--normalize-observation", "--normalize-reward",
     ],
+    **{(name, env_id): MUJOCO + ["--total-timesteps", "300000", "--buffer-size", "300000", "--learning-starts", "10000"]
+       for name in ("td3", "sac") for env_id in ("HalfCheetah-v5", "Hopper-v5")},
+    **{(name, env_id): MUJOCO + ["--total-timesteps", steps, "--buffer-size", steps, "--learning-starts", "1000"]
+       for name in ("td3", "sac")
+       for env_id, steps in (("InvertedPendulum-v5", "100000"), ("InvertedDoublePendulum-v5", "300000"))},
     # the well-tuned A2C setups' continuous settings (a2c.py's docstring says why each)
     ("a2c", "Pendulum-v1"): [
         "--total-timesteps", "1000000", "--num-envs", "8", "--num-steps", "8", "--gamma", "0.9",
