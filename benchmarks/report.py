@@ -29,9 +29,10 @@ BENCHMARKS = Path(__file__).resolve().parent
 
 
 def reading_order(algorithm: str) -> int:
-    """Rows and curves in the README's order: dqn.py, its variants, then the policy gradients."""
+    """Rows and curves in the README's order: dqn.py, its variants, the policy gradients, then the files
+    for continuous actions alone."""
     dqn_family = ["dqn", "double_dqn", "dueling_dqn", "per_dqn", "noisy_dqn", "c51", "rainbow"]
-    order = dqn_family + ["reinforce", "actor_critic"]
+    order = dqn_family + ["reinforce", "actor_critic", "a2c", "a3c", "ppo", "ddpg", "td3", "sac"]
     return order.index(algorithm) if algorithm in order else len(order)
 
 

@@ -116,6 +116,13 @@ HYPERPARAMETERS = {
     **{(name, env_id): MUJOCO + ["--total-timesteps", steps, "--buffer-size", steps, "--learning-starts", "1000"]
        for name in ("td3", "sac")
        for env_id, steps in (("InvertedPendulum-v5", "100000"), ("InvertedDoublePendulum-v5", "300000"))},
+    # the popular library's zoo settings for PPO on LunarLander: 16 envs of 1,024 steps, minibatches of 64,
+    # 4 epochs, a long horizon (γ 0.999, λ 0.98)
+    ("ppo", "LunarLander-v3"): [
+        "--total-timesteps", "1000000", "--num-envs", "16", "--num-steps", "1024", "--num-minibatches", "256",
+        "--update-epochs", "4", "--gamma", "0.999", "--gae-lambda", "0.98", "--ent-coef", "0.01",
+        "--learning-rate", "3e-4",
+    ],
     # the well-tuned A2C setups' continuous settings (a2c.py's docstring says why each)
     ("a2c", "Pendulum-v1"): [
         "--total-timesteps", "1000000", "--num-envs", "8", "--num-steps", "8", "--gamma", "0.9",
