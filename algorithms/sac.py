@@ -20,7 +20,8 @@ drawn uniformly from the buffer, and α = exp(log α):
 
 L(α) lowers α while the policy's entropy −log π is above the target H̄ and raises it below, so α
 settles where the entropy holds at H̄ (charts/alpha and losses/entropy show it); it is learned
-through log α, which keeps α positive. With `--no-autotune`, α stays at `--alpha`.
+through log α, which keeps α positive, from `--alpha` (the paper does not say where α starts;
+its authors' code starts at 1). With `--no-autotune`, α stays at `--alpha`.
 
 The log-probability of the squashed action is the Gaussian's, corrected by the change of
 variables a = tanh(u), da/du = 1 − tanh²(u), summed over the action's dimensions j:
@@ -28,9 +29,10 @@ variables a = tanh(u), da/du = 1 − tanh²(u), summed over the action's dimensi
     log π(a|s) = Σ_j [log N(u_j; μ_j, σ_j²) − log(1 − tanh²(u_j))],
     log(1 − tanh²(u)) = 2 (log 2 − u − softplus(−2u))   (the same, without 1 − tanh² rounding to 0)
 
-It is the density of tanh(u), in (−1, 1), before the action is scaled to the bounds, so that the
-target H̄ = −|A| asks for the same spread of actions whatever the env's units. d is 1 only when the
-episode *terminated* at s'; an episode *truncated* by a time limit bootstraps.
+It is the density of tanh(u) = (ã − center) / scale, in (−1, 1), before the action is scaled to
+the bounds, so that the target H̄ = −|A| asks for the same spread of actions whatever the env's
+units. d is 1 only when the episode *terminated* at s'; an episode *truncated* by a time limit
+bootstraps. An update is one per step of the vector env (`--num-envs` env steps).
 
 What differs from `ddpg.py`: the actor is stochastic and explores by sampling itself, with no noise
 added; there is no target actor (the target samples the current policy); two critics and the
@@ -39,8 +41,10 @@ its delay; the entropy in the target and in the actor's loss, and α learned. Th
 acts with the Gaussian's mean, center + scale · tanh(μ_φ(s)). The defaults are the paper's for what
 is SAC's own (two critics, H̄ = −|A|, α learned, an update every step) and `ddpg.py`'s for the rest
 on Pendulum; on MuJoCo `benchmarks/run.py` uses the paper's (256-256 networks, learning rates of
-3e-4, mini-batches of 256, τ = 0.005). eval/predicted_value is Q_θ1(s_0, ·) of the mean action, a
-soft value: it counts the entropy bonuses to come, which eval/discounted_return does not.
+3e-4, mini-batches of 256, τ = 0.005). losses/critic_loss is the sum of both critics' losses.
+eval/predicted_value, Q_θ1(s_0, center + scale · tanh(μ_φ(s_0))), is a soft value of the
+stochastic policy: it counts the entropy bonuses to come, and the draws' returns, where
+eval/discounted_return is what the mean action earned.
 
 Run:
     python algorithms/sac.py --env-id Pendulum-v1
@@ -294,8 +298,8 @@ def evaluate(
     `envs`, one env made by `make_env`.
 
     Returns each episode's undiscounted return and, to show how far the critic is from the truth,
-    the value the first critic predicted for the first state, Q_θ1(s_0, μ(s_0)), beside the
-    discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
+    the value the first critic predicted for the first state and the greedy action there, beside
+    the discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
     evaluation of a run starts from the same states and evaluations compare policies alone.
     """
     returns, predicted, discounted = [], [], []

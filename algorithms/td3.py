@@ -9,11 +9,12 @@ and the TD target carries the overestimate on to the states before (as Q-learnin
 bootstraps from the smaller of their two values, which errs low rather than high; it smooths the
 target over nearby actions, so that a narrow peak of the critic is not a target; and it updates
 the actor, and the targets, less often than the critics, so that the actor climbs a critic whose
-error has settled. For a mini-batch of transitions (s, a, r, s', d) drawn uniformly from the buffer:
+error has settled. For a mini-batch of transitions (s, a, r, s', done) drawn uniformly from the
+buffer, with actions in [low, high]:
 
     ε    = clip(N(0, σ̃²), −c, c)                                  target policy smoothing
-    a'   = clip(μ_φ⁻(s') + ε, low, high)
-    y    = r + γ (1 − d) min(Q_θ1⁻(s', a'), Q_θ2⁻(s', a'))          clipped double Q-learning
+    a'   = clip(μ_φ⁻(s') + ε (high − low) / 2, low, high)
+    y    = r + γ (1 − done) min(Q_θ1⁻(s', a'), Q_θ2⁻(s', a'))       clipped double Q-learning
     L(θ) = mean over the batch of (Q_θ1(s, a) − y)² + (Q_θ2(s, a) − y)²      both critics, one target
     and every d-th update only (delayed policy updates):
     L(φ) = − mean over the batch of Q_θ1(s, μ_φ(s))                   the actor climbs the first critic
@@ -21,17 +22,19 @@ error has settled. For a mini-batch of transitions (s, a, r, s', d) drawn unifor
 
 σ̃ (`policy_noise`) and c (`noise_clip`) are in units of half the action range, as the
 exploration noise is; the paper's σ̃ = 0.2, c = 0.5 and d = 2 (`policy_frequency`) are the
-defaults, on actions in [−1, 1]. d is 1 only when the episode *terminated* at s'; an episode
+defaults, on actions in [−1, 1]. An update is one per step of the vector env (`--num-envs` env
+steps), and d counts updates. done is 1 only when the episode *terminated* at s'; an episode
 *truncated* by a time limit (every Pendulum episode, after 200 steps) bootstraps.
 
 What differs from `ddpg.py`: the second critic and its target, the min and the smoothing noise in
 the target, the actor and the targets updated every d-th step. Exploration (Gaussian noise on
 μ_φ(s), or `--ou-noise`), the networks' shape, the buffer and the evaluation are `ddpg.py`'s, and
-so are the defaults the paper does not fix for TD3's own three ideas: the paper's networks were
-400-300 wide with mini-batches of 100 and τ = 0.005 on MuJoCo, which `benchmarks/run.py` uses
-there; on Pendulum `ddpg.py`'s smaller settings learn in fewer seconds. eval/predicted_value,
-Q_θ1(s_0, μ_φ(s_0)), beside eval/discounted_return shows what the twin critics did to the
-overestimation that `ddpg.py` shows.
+so are the defaults for what is not TD3's own, so that the two files compare with TD3's ideas
+alone changed. On MuJoCo `benchmarks/run.py` uses the settings of the authors' later code (two
+hidden layers of 256, mini-batches of 256, learning rates of 3e-4, τ = 0.005); the paper had
+layers of 400 and 300, mini-batches of 100 and learning rates of 1e-3. losses/critic_loss is the
+sum of both critics' losses. eval/predicted_value, Q_θ1(s_0, μ_φ(s_0)), beside
+eval/discounted_return shows what the twin critics did to the overestimation that `ddpg.py` shows.
 
 Run:
     python algorithms/td3.py --env-id Pendulum-v1
@@ -327,7 +330,8 @@ def train(args: Args) -> dict:
     rb = ReplayBuffer(args.buffer_size, obs_dim, action_dim, device, args.seed)
     # the bounds on the device, for the target actions; the noise is in units of half their range
     action_low, action_high = (
-        torch.as_tensor(bound, device=device) for bound in (action_space.low, action_space.high)
+        torch.as_tensor(bound, dtype=torch.float32, device=device)
+        for bound in (action_space.low, action_space.high)
     )
     half_range = (action_high - action_low) / 2
     # what a checkpoint holds (the buffer with --save-buffer only), and a resumed run takes back
@@ -408,7 +412,7 @@ def train(args: Args) -> dict:
                     for target_param, param in param_pairs:
                         target_param.lerp_(param, args.tau)
 
-                if iteration % 100 == 0:  # every 100 steps where d divides 100
+                if iteration % 100 == 0:  # every 100 updates where d divides 100, else every lcm(d, 100)
                     losses = {
                         "losses/critic_loss": critic_loss.item(),
                         "losses/actor_loss": actor_loss.item(),

@@ -424,6 +424,31 @@ MUTATIONS = {
             "actor_loss = -critic(b_obs, actor(b_obs))[0].mean()",
             "actor_loss = -critic(b_obs, actor(b_obs))[1].mean()",
         ),
+        (
+            "the delay counted in env steps, not in updates (with --num-envs 2 and d = 2, no delay)",
+            "if iteration % args.policy_frequency == 0:",
+            "if global_step % args.policy_frequency == 0:",
+        ),
+        (
+            "learning starts one transition early",
+            "if rb.size > args.learning_starts:",
+            "if rb.size >= args.learning_starts:",
+        ),
+        (
+            "uniform actions one step short of --learning-starts",
+            "if global_step <= args.learning_starts:",
+            "if global_step < args.learning_starts:",
+        ),
+        (
+            "the exploration noise not scaled to the action range",
+            "noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2, size=actions.shape)",
+            "noise = np.random.normal(0.0, args.exploration_noise, size=actions.shape)",
+        ),
+        (
+            "the critics' values of shape (batch, 1), broadcast against targets of shape (batch,)",
+            "return self.q1(xa).squeeze(1), self.q2(xa).squeeze(1)",
+            "return self.q1(xa), self.q2(xa)",
+        ),
     ],
     "sac": [
         (
@@ -490,6 +515,26 @@ MUTATIONS = {
             "the change of variables as the common log(1 − tanh² + 1e-6), wrong where tanh saturates",
             "log_det = 2 * (math.log(2) - u - F.softplus(-2 * u))",
             "log_det = torch.log(1 - torch.tanh(u) ** 2 + 1e-6)",
+        ),
+        (
+            "the draw not reparameterised: no gradient reaches the actor through the action",
+            "u = mean + log_std.exp() * xi",
+            "u = (mean + log_std.exp() * xi).detach()",
+        ),
+        (
+            "log N(u) from the detached draw: the right value, a spurious gradient in μ",
+            "log_normal = -0.5 * xi**2 - log_std - 0.5 * math.log(2 * math.pi)",
+            "log_normal = -0.5 * ((u.detach() - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)",
+        ),
+        (
+            "learning starts one transition early",
+            "if rb.size > args.learning_starts:",
+            "if rb.size >= args.learning_starts:",
+        ),
+        (
+            "the critics' values of shape (batch, 1), broadcast against targets of shape (batch,)",
+            "return self.q1(xa).squeeze(1), self.q2(xa).squeeze(1)",
+            "return self.q1(xa), self.q2(xa)",
         ),
         (
             "the evaluation draws from the policy instead of acting with its mean",
@@ -906,6 +951,17 @@ NOT_BUGS = [
         "ddpg",
         "F.mse_loss(td_target, q_taken), the arguments swapped",
         "the squared error is symmetric: the same loss and gradient",
+    ),
+    (
+        "td3",
+        "the TD target computed without torch.no_grad() (and the same in sac.py)",
+        "as in ddpg.py: the target networks' gradients are read by no optimizer; only memory is spent",
+    ),
+    (
+        "sac",
+        "alpha = temperature() without .detach()",
+        "the gradient that log α takes from the actor's loss is cleared by alpha_optimizer.zero_grad() "
+        "before α's own loss is backpropagated: the same updates",
     ),
     (
         "dqn_jax",

@@ -213,10 +213,11 @@ def test_the_evaluation_plays_the_actors_action_without_noise(monkeypatch):
     assert predicted == pytest.approx([1.62, 1.62])
 
 
-def test_the_actor_maps_tanh_onto_the_action_bounds():
+@pytest.mark.parametrize("name", ["ddpg", "td3"])  # td3.py's actor is ddpg.py's
+def test_the_actor_maps_tanh_onto_the_action_bounds(name):
     # μ(s) = center + scale · tanh(·), with center = (high + low) / 2 = 2 and scale = (high − low) / 2 = 2
     # for actions in [0, 4]; with the last layer's weights zero, its bias b alone is tanh's argument
-    actor = ddpg.Actor(3, gym.spaces.Box(0.0, 4.0, (1,)), hidden_size=8)
+    actor = load_algorithm(name).Actor(3, gym.spaces.Box(0.0, 4.0, (1,)), hidden_size=8)
     last = actor.network[-2]
     with torch.no_grad():
         last.weight.zero_()
@@ -225,10 +226,11 @@ def test_the_actor_maps_tanh_onto_the_action_bounds():
             assert actor(torch.ones(5, 3))[:, 0].tolist() == pytest.approx([action] * 5)
 
 
-def test_the_ornstein_uhlenbeck_noise_by_hand(monkeypatch):
+@pytest.mark.parametrize("name", ["ddpg", "td3"])  # td3.py keeps ddpg.py's --ou-noise
+def test_the_ornstein_uhlenbeck_noise_by_hand(monkeypatch, name):
     # x ← x − θ x dt + σ √dt N(0, 1), θ = 0.15, σ = 0.2, dt = 0.01: with every draw 1, σ √dt = 0.02
     noise_of(monkeypatch, z=1.0)
-    ou = ddpg.OrnsteinUhlenbeck((2, 1))
+    ou = load_algorithm(name).OrnsteinUhlenbeck((2, 1))
     no_restart = np.array([False, False])
     assert ou(no_restart)[:, 0] == pytest.approx([0.02, 0.02])  # 0 − 0 + 0.02
     assert ou(no_restart)[:, 0] == pytest.approx([0.03997, 0.03997])  # 0.02 − 0.15 · 0.02 · 0.01 + 0.02

@@ -53,13 +53,19 @@ TD3_PROBE = dict(
     eval_episodes=1,
 )
 
+# The updates of the 40 steps of a probe run: one a step of the vector env, from the first after which the
+# buffer holds more than 2 transitions. One env: steps 1 and 2 are stored, step 3 only resets, so updates
+# run at steps 4 to 40. Two envs: each step stores two transitions (but the reset steps 3, 6, …), so
+# updates run at the vector env's steps 2 to 20.
+UPDATES = {1: range(4, 41), 2: range(2, 21)}
 
-def tables(monkeypatch):
+
+def tables(monkeypatch, actor=MU):
     """Replace td3.Actor and td3.Critic with tables: the first of each that train() makes, the online one,
-    holds the online values, the second, the target, holds the target values. Returns the actors made and
-    the critics made, in order."""
+    holds the online values (`actor`, MU unless said, for the actor), the second, the target, holds the
+    target values. Returns the actors made and the critics made, in order."""
     actors, critics = [], []
-    actor_tables = iter([MU, MU_TARGET])
+    actor_tables = iter([actor, MU_TARGET])
     critic_tables = iter([CRITICS, TARGET_CRITICS])
 
     class TableActor(nn.Module):
@@ -106,7 +112,9 @@ def test_both_critics_learn_the_smaller_target_critic_at_the_smoothed_target_act
     optimizers, buffers = recording_adam(monkeypatch), recording_buffer(td3, monkeypatch)
     td3.train(td3.Args(env_id=env_id, **TD3_PROBE))
     (_, critic_optimizer), (buffer,) = optimizers, buffers
-    assert len(critic_optimizer.gradients) == len(buffer.batches) > 20  # one batch an update
+    assert len(buffer.batches) == len(critic_optimizer.gradients)  # one batch an update
+    if env_id != "ContinuousChainCut-v0":  # whose episodes are one step and one reset
+        assert len(critic_optimizer.gradients) == len(UPDATES[1])
     targets = {0: target_from_0, 1: 2.0}
     learned_from = set()
     for (obs, actions, _, _, _), gradients in zip(buffer.batches, critic_optimizer.gradients):
@@ -125,17 +133,17 @@ def test_both_critics_learn_the_smaller_target_critic_at_the_smoothed_target_act
     assert learned_from == ({0} if "Cut" in env_id else {0, 1})
 
 
-@pytest.mark.parametrize("d", [2, 3])
-def test_the_actor_climbs_the_first_critic_every_dth_update(monkeypatch, d):
+@pytest.mark.parametrize(("d", "num_envs"), [(2, 1), (3, 1), (2, 2)])
+def test_the_actor_climbs_the_first_critic_every_dth_update(monkeypatch, d, num_envs):
     tables(monkeypatch)
     optimizers, buffers = recording_adam(monkeypatch), recording_buffer(td3, monkeypatch)
-    td3.train(td3.Args(env_id="ContinuousChain-v0", policy_frequency=d, **TD3_PROBE))
+    td3.train(td3.Args(env_id="ContinuousChain-v0", policy_frequency=d, num_envs=num_envs, **TD3_PROBE))
     (actor_optimizer, critic_optimizer), (buffer,) = optimizers, buffers
-    # the critics learn at every step from the first with more than two transitions stored to step 40;
-    # the actor at the steps of those that d divides, from the same batch as the critics
-    steps = range(41 - len(critic_optimizer.gradients), 41)
-    assert len(steps) > 30
-    batches_of_actor = [batch for step, batch in zip(steps, buffer.batches) if step % d == 0]
+    # the critics learn at every update; the actor at the updates that d divides (counted in updates, not
+    # in env steps), from the same batch as the critics
+    updates = UPDATES[num_envs]
+    assert len(critic_optimizer.gradients) == len(updates)
+    batches_of_actor = [batch for update, batch in zip(updates, buffer.batches) if update % d == 0]
     assert len(actor_optimizer.gradients) == len(batches_of_actor)
     for (obs, *_), (gradient,) in zip(batches_of_actor, actor_optimizer.gradients):
         state = int(obs[0].argmax())
@@ -152,8 +160,7 @@ def test_the_targets_follow_by_polyak_averaging_every_dth_update(monkeypatch, d)
     td3.train(td3.Args(env_id="ContinuousChain-v0", policy_frequency=d, **(TD3_PROBE | dict(tau=0.1))))
     (actor, target_actor), (_, target_critic) = actors, critics
     k = len(optimizers[0].gradients)
-    steps = range(41 - len(optimizers[1].gradients), 41)
-    assert k == sum(step % d == 0 for step in steps) > 15
+    assert k == sum(update % d == 0 for update in UPDATES[1])
 
     def after_k(online, target):
         online, target = torch.tensor(online), torch.tensor(target)
@@ -165,14 +172,28 @@ def test_the_targets_follow_by_polyak_averaging_every_dth_update(monkeypatch, d)
     torch.testing.assert_close(actor.table.detach()[:, 0], torch.tensor(MU), atol=1e-6, rtol=0)
 
 
-def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(monkeypatch):
-    # exploration is ddpg.py's: σ = 0.1 · half the range = 0.1, each draw + 1.5 σ; in state 0 0.3 + 0.15,
-    # in state 1 0.95 + 0.15 clipped to the bound 1
-    tables(monkeypatch)
+@pytest.mark.parametrize(
+    ("env_id", "actor", "stored_actions"),
+    [
+        # exploration is ddpg.py's: actions in [−1, 1], σ = 0.1 · half the range = 0.1, each draw + 1.5 σ;
+        # in state 0 0.3 + 0.15, in state 1 0.95 + 0.15 clipped to the bound 1
+        ("ContinuousChain-v0", MU, {0: 0.45, 1: 1.0}),
+        # actions in [0, 4]: σ = 0.2, each draw + 0.3; 3.9 + 0.3 clipped to 4, and 0.5 + 0.3
+        ("WideContinuousChain-v0", [3.9, 0.5, 0.0], {0: 4.0, 1: 0.8}),
+    ],
+)
+def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
+    monkeypatch, env_id, actor, stored_actions
+):
+    tables(monkeypatch, actor)
     scales, buffers = noise_of(monkeypatch, z=1.5), recording_buffer(td3, monkeypatch)
-    td3.train(td3.Args(env_id="ContinuousChain-v0", **TD3_PROBE))
+    td3.train(td3.Args(env_id=env_id, **TD3_PROBE))
     (buffer,) = buffers
-    assert scales and all(scale == pytest.approx(0.1) for scale in scales)
+    space = gym.make(env_id).action_space
+    # uniform actions at steps 1 and 2, up to --learning-starts; from step 3 on the actor's, noisy
+    assert len(scales) == 38 and all(
+        scale == pytest.approx(0.1 * (space.high - space.low)[0] / 2) for scale in scales
+    )
     stored = [
         (
             int(buffer.obs[i].argmax()),
@@ -184,7 +205,7 @@ def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
     ]
     assert stored == CHAIN_TRANSITIONS
     for i in range(2, buffer.size):
-        assert buffer.actions[i, 0] == pytest.approx({0: 0.45, 1: 1.0}[int(buffer.obs[i].argmax())]), i
+        assert buffer.actions[i, 0] == pytest.approx(stored_actions[int(buffer.obs[i].argmax())]), i
 
 
 def test_the_evaluation_plays_the_actors_action_and_the_first_critic_predicts(monkeypatch):
@@ -197,3 +218,12 @@ def test_the_evaluation_plays_the_actors_action_and_the_first_critic_predicts(mo
     assert returns == [3.0, 3.0] and discounted == [2.0, 2.0]
     # Q_1(0, μ(0)) = 1.5 + 0.4 · 0.3
     assert predicted == pytest.approx([1.62, 1.62])
+
+
+@pytest.mark.parametrize("name", ["td3", "sac"])
+def test_the_twin_critics_give_one_value_a_transition_each_and_start_apart(name):
+    # a value per transition, (batch,), not (batch, 1), which would broadcast against a target of (batch,)
+    critic = load_algorithm(name).Critic(obs_dim=3, action_dim=2, hidden_size=8)
+    q1, q2 = critic(torch.ones(5, 3), torch.ones(5, 2))
+    assert q1.shape == q2.shape == (5,)
+    assert not torch.equal(q1, q2)  # initialised apart
