@@ -241,6 +241,42 @@ def one_hot(state: int) -> torch.Tensor:
     return torch.eye(3)[state]
 
 
+def stored_transitions(buffer) -> list:
+    """What a replay buffer holds of the chain, (s, r, s', d) for each transition, the states as numbers."""
+    return [
+        (
+            int(buffer.obs[i].argmax()),
+            float(buffer.rewards[i]),
+            int(buffer.next_obs[i].argmax()),
+            float(buffer.terminations[i]),
+        )
+        for i in range(buffer.size)
+    ]
+
+
+def twin_linear_critic(tables, made: list):
+    """A class to stand for td3.py's and sac.py's Critic: two tables linear in the action,
+    Q_i(s, a) = V_i[s] + K_i[s] · a. Each one made takes the next (V_1, K_1, V_2, K_2) of `tables`
+    and is appended to `made`; a target keeps its own values where train() copies the online
+    critic's into it."""
+    tables = iter(tables)
+
+    class TwinLinearCritic(nn.Module):
+        def __init__(self, obs_dim, action_dim, hidden_size):
+            super().__init__()
+            self.tables = nn.ParameterList(nn.Parameter(torch.tensor(t)) for t in next(tables))
+            made.append(self)
+
+        def forward(self, x, a):
+            v1, k1, v2, k2 = self.tables
+            return x @ v1 + (x @ k1) * a[:, 0], x @ v2 + (x @ k2) * a[:, 0]
+
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            pass
+
+    return TwinLinearCritic
+
+
 class RecordedActions(gym.Wrapper):
     """The env, keeping each action it is given."""
 
@@ -251,6 +287,13 @@ class RecordedActions(gym.Wrapper):
     def step(self, action):
         self.actions.append(float(action[0]))
         return super().step(action)
+
+
+def recorded_chain():
+    """ContinuousChain-v0 as an evaluation plays it (one copy in a vector env that records episode
+    statistics), and the env inside, which keeps the actions it is given."""
+    env = RecordedActions(gym.make("ContinuousChain-v0"))
+    return env, gym.wrappers.vector.RecordEpisodeStatistics(gym.vector.SyncVectorEnv([lambda: env]))
 
 
 # ---- the policy-gradient files: a chain whose episodes end at different steps, and tables ----

@@ -19,11 +19,12 @@ from conftest import load_algorithm
 from probes import (
     CHAIN_TRANSITIONS,
     CUT_TRANSITIONS,
-    RecordedActions,
     noise_of,
     one_hot,
+    recorded_chain,
     recording_adam,
     recording_buffer,
+    stored_transitions,
 )
 
 ddpg = load_algorithm("ddpg")
@@ -182,15 +183,7 @@ def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
     space = gym.make(env_id).action_space
     low, high = space.low[0], space.high[0]
     assert scales and all(scale == pytest.approx(0.1 * (high - low) / 2) for scale in scales)
-    stored = [
-        (
-            int(buffer.obs[i].argmax()),
-            float(buffer.rewards[i]),
-            int(buffer.next_obs[i].argmax()),
-            float(buffer.terminations[i]),
-        )
-        for i in range(buffer.size)
-    ]
+    stored = stored_transitions(buffer)
     assert stored == transitions
     # the first two steps, before learning starts, act uniformly at random within the bounds; then
     # μ(s) + noise, clipped to the bounds
@@ -203,8 +196,7 @@ def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
 def test_the_evaluation_plays_the_actors_action_without_noise(monkeypatch):
     tables(monkeypatch)
     actor, critic = ddpg.Actor(3, None, 0), ddpg.Critic(3, 1, 0)  # the online tables
-    env = RecordedActions(gym.make("ContinuousChain-v0"))
-    envs = gym.wrappers.vector.RecordEpisodeStatistics(gym.vector.SyncVectorEnv([lambda: env]))
+    env, envs = recorded_chain()
     returns, predicted, discounted = ddpg.evaluate(actor, critic, envs, 2, 0, torch.device("cpu"), 0.5)
     assert env.actions == pytest.approx([0.3, 0.95] * 2)  # μ(0), μ(1) of each episode, as they are
     assert returns == [3.0, 3.0]  # 1 + 2

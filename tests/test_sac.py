@@ -14,7 +14,15 @@ import pytest
 import torch
 import torch.nn as nn
 from conftest import load_algorithm
-from probes import CHAIN_TRANSITIONS, RecordedActions, one_hot, recording_adam, recording_buffer
+from probes import (
+    CHAIN_TRANSITIONS,
+    one_hot,
+    recorded_chain,
+    recording_adam,
+    recording_buffer,
+    stored_transitions,
+    twin_linear_critic,
+)
 
 sac = load_algorithm("sac")
 
@@ -48,7 +56,6 @@ def tables(monkeypatch, draws=A):
     """Replace sac.Actor and sac.Critic with tables: the critic that train() makes first is the online
     one, the second the target. `draws` is the actor's A. Returns the actors made and the critics made."""
     actors, critics = [], []
-    critic_tables = iter([CRITICS, TARGET_CRITICS])
 
     class TableActor(nn.Module):
         def __init__(self, obs_dim, action_space, hidden_size):
@@ -64,21 +71,8 @@ def tables(monkeypatch, draws=A):
         def sample(self, x):
             return x @ self.draws, x @ self.log_pi
 
-    class TwinLinearCritic(nn.Module):
-        def __init__(self, obs_dim, action_dim, hidden_size):
-            super().__init__()
-            self.tables = nn.ParameterList(nn.Parameter(torch.tensor(t)) for t in next(critic_tables))
-            critics.append(self)
-
-        def forward(self, x, a):
-            v1, k1, v2, k2 = self.tables
-            return x @ v1 + (x @ k1) * a[:, 0], x @ v2 + (x @ k2) * a[:, 0]
-
-        def load_state_dict(self, state_dict, strict=True, assign=False):
-            pass  # the target critics keep their own values
-
     monkeypatch.setattr(sac, "Actor", TableActor)
-    monkeypatch.setattr(sac, "Critic", TwinLinearCritic)
+    monkeypatch.setattr(sac, "Critic", twin_linear_critic([CRITICS, TARGET_CRITICS], critics))
     return actors, critics
 
 
@@ -167,15 +161,7 @@ def test_the_target_critics_follow_by_polyak_averaging_every_update(monkeypatch)
 
 def test_the_buffer_holds_the_transitions_with_the_actors_draws(monkeypatch):
     _, buffer = run(monkeypatch)
-    stored = [
-        (
-            int(buffer.obs[i].argmax()),
-            float(buffer.rewards[i]),
-            int(buffer.next_obs[i].argmax()),
-            float(buffer.terminations[i]),
-        )
-        for i in range(buffer.size)
-    ]
+    stored = stored_transitions(buffer)
     assert stored == CHAIN_TRANSITIONS
     # uniform at random before learning starts, then the policy's draw, no noise added
     for i in range(2, buffer.size):
@@ -185,8 +171,7 @@ def test_the_buffer_holds_the_transitions_with_the_actors_draws(monkeypatch):
 def test_the_evaluation_plays_the_mean_action(monkeypatch):
     tables(monkeypatch)
     actor, critic = sac.Actor(3, None, 0), sac.Critic(3, 1, 0)  # the online tables
-    env = RecordedActions(gym.make("ContinuousChain-v0"))
-    envs = gym.wrappers.vector.RecordEpisodeStatistics(gym.vector.SyncVectorEnv([lambda: env]))
+    env, envs = recorded_chain()
     returns, predicted, discounted = sac.evaluate(actor, critic, envs, 2, 0, torch.device("cpu"), 0.5)
     assert env.actions == pytest.approx([0.1, -0.6] * 2)  # MEAN[0], MEAN[1], not the draws
     assert returns == [3.0, 3.0] and discounted == [2.0, 2.0]

@@ -11,7 +11,16 @@ import pytest
 import torch
 import torch.nn as nn
 from conftest import load_algorithm
-from probes import CHAIN_TRANSITIONS, RecordedActions, noise_of, one_hot, recording_adam, recording_buffer
+from probes import (
+    CHAIN_TRANSITIONS,
+    noise_of,
+    one_hot,
+    recorded_chain,
+    recording_adam,
+    recording_buffer,
+    stored_transitions,
+    twin_linear_critic,
+)
 
 td3 = load_algorithm("td3")
 
@@ -66,7 +75,6 @@ def tables(monkeypatch, actor=MU):
     target values. Returns the actors made and the critics made, in order."""
     actors, critics = [], []
     actor_tables = iter([actor, MU_TARGET])
-    critic_tables = iter([CRITICS, TARGET_CRITICS])
 
     class TableActor(nn.Module):
         def __init__(self, obs_dim, action_space, hidden_size):
@@ -80,21 +88,8 @@ def tables(monkeypatch, actor=MU):
         def load_state_dict(self, state_dict, strict=True, assign=False):
             pass  # the target actor keeps its own table
 
-    class TwinLinearCritic(nn.Module):
-        def __init__(self, obs_dim, action_dim, hidden_size):
-            super().__init__()
-            self.tables = nn.ParameterList(nn.Parameter(torch.tensor(t)) for t in next(critic_tables))
-            critics.append(self)
-
-        def forward(self, x, a):
-            v1, k1, v2, k2 = self.tables
-            return x @ v1 + (x @ k1) * a[:, 0], x @ v2 + (x @ k2) * a[:, 0]
-
-        def load_state_dict(self, state_dict, strict=True, assign=False):
-            pass  # the target critics keep their own values
-
     monkeypatch.setattr(td3, "Actor", TableActor)
-    monkeypatch.setattr(td3, "Critic", TwinLinearCritic)
+    monkeypatch.setattr(td3, "Critic", twin_linear_critic([CRITICS, TARGET_CRITICS], critics))
     return actors, critics
 
 
@@ -194,15 +189,7 @@ def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
     assert len(scales) == 38 and all(
         scale == pytest.approx(0.1 * (space.high - space.low)[0] / 2) for scale in scales
     )
-    stored = [
-        (
-            int(buffer.obs[i].argmax()),
-            float(buffer.rewards[i]),
-            int(buffer.next_obs[i].argmax()),
-            float(buffer.terminations[i]),
-        )
-        for i in range(buffer.size)
-    ]
+    stored = stored_transitions(buffer)
     assert stored == CHAIN_TRANSITIONS
     for i in range(2, buffer.size):
         assert buffer.actions[i, 0] == pytest.approx(stored_actions[int(buffer.obs[i].argmax())]), i
@@ -211,8 +198,7 @@ def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
 def test_the_evaluation_plays_the_actors_action_and_the_first_critic_predicts(monkeypatch):
     tables(monkeypatch)
     actor, critic = td3.Actor(3, None, 0), td3.Critic(3, 1, 0)  # the online tables
-    env = RecordedActions(gym.make("ContinuousChain-v0"))
-    envs = gym.wrappers.vector.RecordEpisodeStatistics(gym.vector.SyncVectorEnv([lambda: env]))
+    env, envs = recorded_chain()
     returns, predicted, discounted = td3.evaluate(actor, critic, envs, 2, 0, torch.device("cpu"), 0.5)
     assert env.actions == pytest.approx([0.3, 0.95] * 2)  # μ(0), μ(1) of each episode, without noise
     assert returns == [3.0, 3.0] and discounted == [2.0, 2.0]
