@@ -30,8 +30,8 @@ input, and max_a' Q_θ⁻(s', a') becomes Q_θ⁻(s', μ_φ⁻(s')); noise on th
 
 This is plain DDPG. TD3 (Fujimoto et al., ICML 2018) adds twin critics, delayed actor updates
 and noise on the target action, to curb the critic's overestimation that the actor then
-exploits; those are a different algorithm, and leaving them out keeps the idea of this one in
-view. The overestimation shows in tensorboard: eval/predicted_value, Q_θ(s_0, μ_φ(s_0)), beside
+exploits; those are a different algorithm, `td3.py`, and leaving them out keeps the idea of this
+one in view. The overestimation shows in tensorboard: eval/predicted_value, Q_θ(s_0, μ_φ(s_0)), beside
 eval/discounted_return, what followed.
 
 Run:
