@@ -495,14 +495,14 @@ class Run:
     --evaluate, which trains nothing."""
 
     def __init__(self, args):
-        check_args(args)
-        self.args = args
         if args.resume and args.evaluate:
             fail("--resume and --evaluate: a run either goes on or is evaluated, not both")
-        if args.evaluate:
-            self.checkpoint = checkpoint_to_evaluate(args.evaluate, args)
-        else:
-            self.checkpoint = load_checkpoint(args.resume, args) if args.resume else None
+        # --evaluate takes the checkpoint's arguments first, so that those are what is checked (its env
+        # must render for --capture-video)
+        evaluated = checkpoint_to_evaluate(args.evaluate, args) if args.evaluate else None
+        check_args(args)
+        self.args = args
+        self.checkpoint = evaluated or (load_checkpoint(args.resume, args) if args.resume else None)
         random.seed(args.seed)
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)

@@ -28,6 +28,13 @@ def test_runs_on_hopper_and_keeps_no_env_state_that_would_come_back_wrong(name):
     )
     checkpoint = torch.load(summary["model_path"], weights_only=False)
     assert checkpoint["envs"] is None
+    # --evaluate checks the checkpoint's env, Hopper, not the default Pendulum: without a display it
+    # cannot record video, and says so in one line
+    env = {key: value for key, value in os.environ.items() if key not in ("MUJOCO_GL", "DISPLAY")}
+    command = [sys.executable, str(ALGORITHMS_DIR / f"{name}.py"), "--evaluate", summary["model_path"]]
+    result = subprocess.run([*command, "--capture-video"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--capture-video: Hopper-v5 cannot render here" in result.stderr.strip().splitlines()[-1]
 
 
 def run_with_video(name: str, mujoco_gl: str | None) -> subprocess.CompletedProcess:
