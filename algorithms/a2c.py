@@ -40,11 +40,11 @@ to the bounds only when they are sent to the env, and learned from as they were 
 The defaults are tuned for CartPole. Continuous control needs settings of its own, those of the
 well-tuned A2C setups (benchmarks/run.py, for Pendulum-v1): observations normalised by their running
 mean and standard deviation (`--normalize-observation`); rewards divided by the running standard
-deviation of the discounted return G = r + γ G (`--normalize-reward`), so that the values the critic
-regresses on are of unit size and c_v = 0.4 no longer lets the value loss swamp the policy's in the
-shared torso; γ = 0.9 and λ = 0.9, for Pendulum's dense reward; no entropy bonus; and a learning rate
-that falls to 0 over the run (`--anneal-lr`): at a constant one the policy reached −200 and fell back,
-again and again. The observations' statistics are buffers of the network and the return's a part of
+deviation of the discounted return G = r + γ G, then clipped to ±10 (`--normalize-reward`), so that
+the values the critic regresses on are of unit size and c_v = 0.4 no longer lets the value loss
+swamp the policy's in the shared torso; γ = 0.9 and λ = 0.9, for Pendulum's dense reward; no entropy
+bonus; and a learning rate that falls to 0 over the run (`--anneal-lr`): at a constant one the
+policy reached −200 and fell back, again and again. The observations' statistics are buffers of the network and the return's a part of
 the learner: both are saved in every checkpoint and restored on resume, and the evaluation uses the
 observations' as they are, without updating them.
 
@@ -136,7 +136,7 @@ class Args:
     normalize_observation: bool = False
     """if toggled, the network sees each observation less the running mean, over the running std"""
     normalize_reward: bool = False
-    """if toggled, the rewards are divided by the running std of the discounted return"""
+    """if toggled, the rewards are divided by the running std of the discounted return, then clipped to ±10"""
 
 
 # The values each argument may take, as intervals; anything else is refused before the run starts.
@@ -366,7 +366,9 @@ def train(args: Args) -> dict:
             if args.normalize_reward:  # r / σ_G, G = r + γ G the discounted return, restarted in each episode
                 discounted = args.gamma * discounted * ~autoreset + rewards
                 return_rms.update(discounted[~autoreset])
-                rewards = rewards / return_rms.std().item()
+                # clipped to ±10, as the reference implementations do: σ_G of the first few returns can
+                # be tiny (of one return, ~1e-2 |G|), and a reward of 100 would swamp the first updates
+                rewards = np.clip(rewards / return_rms.std().item(), -10, 10)
             rollout.add(t, obs, actions, rewards, terminations, truncations, autoreset)
             run.log_episodes(global_step, infos)
             autoreset = terminations | truncations

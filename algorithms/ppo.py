@@ -138,7 +138,7 @@ class Args:
     normalize_observation: bool = False
     """if toggled, the network sees each observation less the running mean, over the running std"""
     normalize_reward: bool = False
-    """if toggled, the rewards are divided by the running std of the discounted return"""
+    """if toggled, the rewards are divided by the running std of the discounted return, then clipped to ±10"""
 
 
 # The values each argument may take, as intervals; anything else is refused before the run starts.
@@ -165,6 +165,11 @@ def unmet_requirement(args: Args, env: gym.Env) -> str | None:
     if args.total_timesteps < args.num_envs * args.num_steps:
         return (
             f"--total-timesteps {args.total_timesteps} is less than one rollout "
+            f"(--num-envs {args.num_envs} × --num-steps {args.num_steps})"
+        )
+    if args.num_minibatches > args.num_envs * args.num_steps:
+        return (
+            f"--num-minibatches {args.num_minibatches} is more than the transitions of a rollout "
             f"(--num-envs {args.num_envs} × --num-steps {args.num_steps})"
         )
     return None
@@ -381,7 +386,9 @@ def train(args: Args) -> dict:
             if args.normalize_reward:  # r / σ_G, G = r + γ G the discounted return, restarted in each episode
                 discounted = args.gamma * discounted * ~autoreset + rewards
                 return_rms.update(discounted[~autoreset])
-                rewards = rewards / return_rms.std().item()
+                # clipped to ±10, as the reference implementations do: σ_G of the first few returns can
+                # be tiny (of one return, ~1e-2 |G|), and a reward of 100 would swamp the first updates
+                rewards = np.clip(rewards / return_rms.std().item(), -10, 10)
             rollout.add(t, obs, actions, rewards, terminations, truncations, autoreset)
             run.log_episodes(global_step, infos)
             autoreset = terminations | truncations
@@ -406,8 +413,10 @@ def train(args: Args) -> dict:
             b_log_probs_old, b_values_old = log_probs_old.flatten()[real], values_old.flatten()[real]
             b_advantages, b_returns = advantages.flatten()[real], returns.flatten()[real]
             clipfracs = []
+            # fewer minibatches when the steps that only reset an env leave fewer transitions than that
+            num_minibatches = min(args.num_minibatches, len(real))
             for _ in range(args.update_epochs):
-                for mb in np.array_split(np.random.permutation(len(real)), args.num_minibatches):
+                for mb in np.array_split(np.random.permutation(len(real)), num_minibatches):
                     pi, values = agent(b_obs[mb])
                     log_ratio = pi.log_prob(b_actions[mb]) - b_log_probs_old[mb]
                     ratio = log_ratio.exp()

@@ -800,6 +800,11 @@ MUTATIONS = {
             "done = (iteration - 1) * batch_size / run.planned_steps",
             "done = (iteration - 1) * batch_size / args.total_timesteps",
         ),
+        (
+            "the normalised rewards not clipped",
+            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+            "rewards = rewards / return_rms.std().item()",
+        ),
     ],
     "a3c": [
         (
@@ -913,6 +918,26 @@ MUTATIONS = {
             "the termination mask dropped from GAE",
             "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
             "delta = self.rewards + gamma * values[1:] - values[:-1]",
+        ),
+        (
+            "a truncation not bootstrapped: cut as a termination",
+            "self.terminated[t], self.ended[t] = terminations, terminations | truncations",
+            "self.terminated[t], self.ended[t] = terminations | truncations, terminations | truncations",
+        ),
+        (
+            "GAE's sum without λ",
+            "running = delta[t] + gamma * gae_lambda * (1 - self.ended[t]) * running",
+            "running = delta[t] + gamma * (1 - self.ended[t]) * running",
+        ),
+        (
+            "the normalised rewards not clipped",
+            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+            "rewards = rewards / return_rms.std().item()",
+        ),
+        (
+            "as many minibatches as asked, empty ones included",
+            "num_minibatches = min(args.num_minibatches, len(real))",
+            "num_minibatches = args.num_minibatches",
         ),
     ],
 }

@@ -17,6 +17,7 @@ import pytest
 import torch
 import tyro
 from conftest import load_algorithm
+from test_ppo import PROBE as PPO_PROBE
 from test_reliability import StopsTheRunAtStep  # and its envs, which stop the run where a test wants
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -146,10 +147,13 @@ def test_actions_are_clipped_when_sent_to_the_env():
     np.testing.assert_array_equal(a2c.to_env(np.array([1]), gym.spaces.Discrete(2)), [1])
 
 
-def test_a2c_advantages_stop_at_an_episode_end_in_the_middle_of_a_rollout():
+@pytest.mark.parametrize("name", ["a2c", "ppo"])  # the same rollout storage in both files
+def test_advantages_stop_at_an_episode_end_in_the_middle_of_a_rollout(name):
     # three envs whose episodes end at step 1 of a 3-step rollout: the first terminates, the second is
     # truncated, the third does both; step 2 only resets them (next-step autoreset)
-    rollout = a2c.Rollout(num_steps=3, num_envs=3, obs_dim=1, action_shape=(), action_dtype=np.int64)
+    rollout = load_algorithm(name).Rollout(
+        num_steps=3, num_envs=3, obs_dim=1, action_shape=(), action_dtype=np.int64
+    )
     no, ends = np.zeros(3, dtype=bool), np.ones(3, dtype=bool)
     obs, actions = np.zeros((3, 1)), np.zeros(3)
     rollout.add(0, obs, actions, np.ones(3), no, no, autoreset=no)
@@ -227,25 +231,29 @@ def test_the_statistics_are_of_the_states_acted_from_and_the_evaluation_leaves_t
     assert evaluated == [True]
 
 
-def test_rewards_are_divided_by_the_running_std_of_the_discounted_return(monkeypatch):
-    stored = []
+@pytest.mark.parametrize("name", ["a2c", "ppo"])  # the same lines in both files
+def test_rewards_are_divided_by_the_running_std_of_the_discounted_return_then_clipped(monkeypatch, name):
+    algorithm, stored = load_algorithm(name), []
 
-    class RecordingRollout(a2c.Rollout):
+    class RecordingRollout(algorithm.Rollout):
         def add(self, t, obs, actions, rewards, *args, **kwargs):
             stored.append(float(rewards[0]))
             super().add(t, obs, actions, rewards, *args, **kwargs)
 
-    monkeypatch.setattr(a2c, "Rollout", RecordingRollout)
-    a2c.train(a2c.Args(env_id="Chain-v0", **(PROBE | dict(total_timesteps=24, normalize_reward=True))))
+    monkeypatch.setattr(algorithm, "Rollout", RecordingRollout)
+    settings = (PROBE if name == "a2c" else PPO_PROBE) | dict(total_timesteps=24, normalize_reward=True)
+    algorithm.train(algorithm.Args(**({"env_id": "Chain-v0"} | settings)))
     # one env, γ = 0.5: r = 1, 2 in each episode, then a step that only resets the env (r = 0). The
     # discounted return G = r + γ G restarts in each episode: G = 1, then 2 + 0.5 · 1 = 2.5. Each reward
-    # is divided by the std of all the G so far, the reset steps' left out.
+    # is divided by the std of all the G so far, the reset steps' left out, and clipped to ±10: the
+    # first, over the std of one G and the prior, would be ~70
     returns, expected = [], []
     for t in range(24):
         reward = [1.0, 2.0, 0.0][t % 3]
         if t % 3 < 2:
             returns.append([1.0, 2.5][t % 3])
-        expected.append(reward / np.sqrt(pooled(np.array(returns))[1] + 1e-8))
+        expected.append(min(reward / np.sqrt(pooled(np.array(returns))[1] + 1e-8), 10.0))
+    assert expected[0] == 10.0 and expected[1] < 10.0
     np.testing.assert_allclose(stored, expected, rtol=1e-6)
 
 

@@ -71,6 +71,11 @@ OWN_CASES = [
     ("ppo", {"clip_coef": 0.0}, "--clip-coef must be positive, not 0.0"),
     ("ppo", {"update_epochs": 0}, "--update-epochs must be positive, not 0"),
     ("ppo", {"target_kl": -0.01}, "--target-kl must be in [0, inf), not -0.01"),
+    (
+        "ppo",
+        {"num_envs": 2, "num_steps": 4, "num_minibatches": 9},
+        "--num-minibatches 9 is more than the transitions",
+    ),
     ("ddpg", {"exploration_noise": -0.1}, "--exploration-noise must be in [0, inf), not -0.1"),
     ("ddpg", {"critic_learning_rate": 0.0}, "--critic-learning-rate must be positive, not 0.0"),
     ("td3", {"noise_clip": -0.5}, "--noise-clip must be in [0, inf), not -0.5"),
