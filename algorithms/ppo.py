@@ -16,15 +16,21 @@ policy close to the one that collected the rollout, π_old, by clipping the prob
 
 Once the ratio has left [1 − ε, 1 + ε] in the direction the advantage favours, the min takes the
 clipped term, whose gradient is 0: that transition pushes no further. Â_t and R_t = Â_t + V_old(s_t)
-are GAE(λ)'s, computed once per rollout from V_old, as in `a2c.py` (termination cuts, truncation
-bootstraps, a step that only resets an env is no transition). ε is `clip_coef`.
+are GAE(λ)'s, computed once per rollout from V_old, as in `a2c.py`:
+
+    δ_t = r_t + γ (1 − terminated_t) V_old(s_{t+1}) − V_old(s_t)
+    Â_t = δ_t + γλ (1 − ended_t) Â_{t+1}
+
+a termination cuts the bootstrap, a truncation keeps it (from the episode's true last state), either
+ends the sum, and a step that only resets an env is no transition. ε is `clip_coef`.
 
 The details, each with its reason:
 - Â is normalised to zero mean and unit variance within each minibatch: the step size then does not
   depend on the scale of the returns.
 - The value loss is clipped around V_old as the policy's ratio is (`--clip-vloss`, on by default, as
-  in the reference implementations; the 37 details report it neither helps nor hurts much). On
-  Pendulum, with normalised rewards, it held the critic back, and is off in its settings.
+  in the reference implementations; the studies the 37 details cite found no evidence that it helps,
+  and some that it hurts). On Pendulum and LunarLander it held the critic back, and is off in their
+  settings.
 - The policy and the value function are two networks (64 × 64, tanh): no value-loss weight has to
   balance them in a shared torso, as c_v does in `a2c.py`.
 - Orthogonal initialisation, gains √2 in the hidden layers, 0.01 in the policy's last (the first
@@ -34,7 +40,7 @@ The details, each with its reason:
   over the run (`--anneal-lr`, on by default).
 - `losses/approx_kl`, the estimator mean[(r − 1) − log r] of KL(π_old ‖ π_θ), and `losses/clipfrac`,
   the share of transitions whose ratio was clipped, say how far each update moved the policy;
-  `--target-kl` stops a rollout's epochs early once the KL passes it.
+  `--target-kl` stops a rollout's epochs early once the KL of an epoch's last minibatch passes it.
 
 Continuous actions are `a2c.py`'s: a diagonal Gaussian with a state-independent log σ, actions clipped
 only on their way to the env and learned from as sampled. Continuous control needs settings of its
@@ -47,8 +53,9 @@ loaded elsewhere sees inputs it was not trained on.)
 
 What differs from `a2c.py`: this docstring; the `Args` of the epochs, minibatches, clipping and KL
 (and the defaults); `layer_init` and the two networks of `ActorCritic`; and in `train`, Adam's ε,
-V_old and log π_old computed once per rollout, the epochs over shuffled minibatches, the clipped
-losses, and logging the KL and the clip fraction.
+V_old and log π_old computed once per rollout, the epochs over shuffled minibatches, the advantages
+centred and scaled per minibatch (a2c scales them per rollout), the clipped losses with L^V's ½, and
+logging the KL and the clip fraction.
 
 Run:
     python algorithms/ppo.py --env-id CartPole-v1
