@@ -935,6 +935,21 @@ MUTATIONS = {
             "rewards = rewards / return_rms.std().item()",
         ),
         (
+            "the gradient not clipped",
+            "nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)",
+            "pass",
+        ),
+        (
+            "the learning rate not annealed",
+            'optimizer.param_groups[0]["lr"] = args.learning_rate * max(0.0, 1 - done)',
+            'optimizer.param_groups[0]["lr"] = args.learning_rate',
+        ),
+        (
+            "the normalised observations not clipped",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).float()",
+        ),
+        (
             "as many minibatches as asked, empty ones included",
             "num_minibatches = min(args.num_minibatches, len(real))",
             "num_minibatches = args.num_minibatches",

@@ -3,7 +3,8 @@ chain (tests/probes.py), with tables for the network, each update's gradients ar
 worked out here and of the actions drawn, clipped to max_grad_norm; in continuous mode, a Gaussian policy
 that learns from the actions as drawn, clipped to the bounds only on their way to the env; the
 normalisations of continuous control, by hand, carried over a resume; and with the continuous settings,
-learning on Pendulum-v1."""
+learning on Pendulum-v1. The tests of the rollout storage, the normalisations and the annealed learning
+rate run on ppo.py too, which holds the same lines."""
 
 import dataclasses
 import glob
@@ -181,8 +182,9 @@ def pooled(samples: np.ndarray, prior: float = 1e-4):
     return mean, (prior * (1 + mean**2) + ((samples - mean) ** 2).sum(axis=0)) / (prior + len(samples))
 
 
-def test_running_statistics_merged_batch_by_batch_are_those_of_all_the_samples():
-    rms = a2c.RunningMeanStd(2)
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_running_statistics_merged_batch_by_batch_are_those_of_all_the_samples(name):
+    rms = load_algorithm(name).RunningMeanStd(2)
     batches = [np.array([[1.0, -2.0], [2.0, 0.0], [3.0, 5.0]]), np.zeros((0, 2)), np.array([[4.0, 1.0]])]
     for batch in batches:
         rms.update(batch)
@@ -192,11 +194,12 @@ def test_running_statistics_merged_batch_by_batch_are_those_of_all_the_samples()
     assert rms.count.item() == pytest.approx(4 + 1e-4)
 
 
-def test_the_network_sees_observations_less_their_mean_over_their_std_clipped_to_10():
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_the_network_sees_observations_less_their_mean_over_their_std_clipped_to_10(name):
     torch.manual_seed(0)
-    space = gym.make("Pendulum-v1").action_space
-    agent = a2c.ActorCritic(obs_dim=3, action_space=space, hidden_size=8, normalize_observation=True)
-    plain = a2c.ActorCritic(obs_dim=3, action_space=space, hidden_size=8)
+    space, algorithm = gym.make("Pendulum-v1").action_space, load_algorithm(name)
+    agent = algorithm.ActorCritic(obs_dim=3, action_space=space, hidden_size=8, normalize_observation=True)
+    plain = algorithm.ActorCritic(obs_dim=3, action_space=space, hidden_size=8)
     plain.load_state_dict({k: v for k, v in agent.state_dict().items() if not k.startswith("obs_rms")})
     agent.obs_rms.mean.copy_(torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64))
     agent.obs_rms.var.copy_(torch.tensor([4.0, 0.25, 1e-6], dtype=torch.float64))
@@ -257,19 +260,21 @@ def test_rewards_are_divided_by_the_running_std_of_the_discounted_return_then_cl
     np.testing.assert_allclose(stored, expected, rtol=1e-6)
 
 
-def test_a_normalized_run_cut_and_resumed_ends_as_an_uninterrupted_one():
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_a_normalized_run_cut_and_resumed_ends_as_an_uninterrupted_one(name):
+    algorithm = load_algorithm(name)
     # the statistics of the observations and of the return, the annealed learning rate and each env's
     # discounted return so far all carry over a resume
     settings = dict(env_id="Pendulum700-v0", seed=1, num_envs=4, num_steps=8, total_timesteps=1_024)
     settings |= dict(eval_episodes=1, save_model=True, stop_when_solved=False)
     settings |= dict(anneal_lr=True, normalize_observation=True, normalize_reward=True)
     StopsTheRunAtStep.stop_at = None
-    full = a2c.train(a2c.Args(exp_name="full", **settings))
+    full = algorithm.train(algorithm.Args(exp_name="full", **settings))
     StopsTheRunAtStep.steps, StopsTheRunAtStep.stop_at = 0, 500
     with pytest.raises(SystemExit):
-        a2c.train(a2c.Args(exp_name="cut", **settings))
+        algorithm.train(algorithm.Args(exp_name="cut", **settings))
     checkpoint_path = glob.glob("runs/*__cut__1__*/cut.pt")[0]
-    resumed = a2c.train(a2c.Args(exp_name="cut", resume=checkpoint_path, **settings))
+    resumed = algorithm.train(algorithm.Args(exp_name="cut", resume=checkpoint_path, **settings))
     assert resumed["eval_returns"] == full["eval_returns"]
     ends = [torch.load(summary["model_path"], weights_only=False) for summary in (full, resumed)]
     for key in ("agent", "return_rms"):
@@ -278,14 +283,16 @@ def test_a_normalized_run_cut_and_resumed_ends_as_an_uninterrupted_one():
             assert torch.equal(value, ends[1][key][name]), (key, name)
 
 
-def test_the_annealed_learning_rate_reaches_0_at_the_end_of_the_budget_the_run_began_with():
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_the_annealed_learning_rate_reaches_0_at_the_end_of_the_budget_the_run_began_with(name):
+    algorithm = load_algorithm(name)
     # a run of 512 steps, resumed to go on to 1,024: its learning rate fell to 0 at step 512, as every
     # schedule keeps the budget the run began with, and the network learns no more
     settings = dict(env_id="Pendulum-v1", seed=1, num_envs=4, num_steps=8, eval_episodes=1, save_model=True)
     settings |= dict(anneal_lr=True, stop_when_solved=False)
-    first = a2c.train(a2c.Args(total_timesteps=512, **settings))
+    first = algorithm.train(algorithm.Args(total_timesteps=512, **settings))
     before = torch.load(first["model_path"], weights_only=False)["agent"]
-    a2c.train(a2c.Args(total_timesteps=1_024, resume=first["model_path"], **settings))
+    algorithm.train(algorithm.Args(total_timesteps=1_024, resume=first["model_path"], **settings))
     after = torch.load(first["model_path"], weights_only=False)
     assert after["global_step"] == 1_024
     assert all(torch.equal(value, after["agent"][name]) for name, value in before.items())

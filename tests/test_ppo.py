@@ -121,6 +121,21 @@ def test_the_passes_stop_once_the_approximate_kl_passes_the_target(monkeypatch):
     assert len(optimizers[0].gradients) == 2 * 1 * 2  # one pass a rollout, then the KL is past 0.01
 
 
+def test_the_gradient_is_clipped_to_max_grad_norm(monkeypatch):
+    # the same rollouts learned from twice: unclipped (the probe's max_grad_norm, 1e6), then clipped to
+    # 0.01; clip_grad_norm_ scales the whole gradient by max_grad_norm / (its norm + 1e-6)
+    norms = []
+    for max_grad_norm in (1e6, 0.01):
+        with monkeypatch.context() as patches:
+            tables(patches)
+            optimizers = probes.recording_adam(patches)
+            ppo.train(ppo.Args(**(PROBE | dict(max_grad_norm=max_grad_norm))))
+        norms.append([torch.cat([g.flatten() for g in step]).norm() for step in optimizers[0].gradients])
+    unclipped, clipped = norms
+    assert len(clipped) == len(unclipped) >= 10 and min(unclipped) > 0.01
+    torch.testing.assert_close(clipped, [norm * 0.01 / (norm + 1e-6) for norm in unclipped])
+
+
 @pytest.mark.parametrize("num_minibatches", [1, 3, 20])
 def test_each_pass_learns_from_every_transition_once(monkeypatch, num_minibatches):
     # a rollout of 4 envs × 6 steps on the chain: 16 transitions (the reset steps are none), in 1 or 3
