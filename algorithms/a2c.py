@@ -44,9 +44,9 @@ deviation of the discounted return G = r + γ G, then clipped to ±10 (`--normal
 the values the critic regresses on are of unit size and c_v = 0.4 no longer lets the value loss
 swamp the policy's in the shared torso; γ = 0.9 and λ = 0.9, for Pendulum's dense reward; no entropy
 bonus; and a learning rate that falls to 0 over the run (`--anneal-lr`): at a constant one the
-policy reached −200 and fell back, again and again. The observations' statistics are buffers of the network and the return's a part of
-the learner: both are saved in every checkpoint and restored on resume, and the evaluation uses the
-observations' as they are, without updating them.
+policy reached −200 and fell back, again and again. The observations' statistics are buffers of the
+network and the return's a part of the learner: both are saved in every checkpoint and restored on
+resume, and the evaluation uses the observations' as they are, without updating them.
 
 What differs from `actor_critic.py`: rollouts of num_steps, not one step, and GAE(λ) over them;
 one network with a shared torso, one loss and one optimizer instead of two networks and two;
