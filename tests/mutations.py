@@ -792,8 +792,8 @@ MUTATIONS = {
         ),
         (
             "the rewards divided by the variance of the return, not its std",
-            "rewards = rewards / return_rms.std().item()",
-            "rewards = rewards / return_rms.var.item()",
+            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+            "rewards = np.clip(rewards / return_rms.var.item(), -10, 10)",
         ),
         (
             "the learning rate annealed over the budget of the command, not of the run: a resume jumps",
