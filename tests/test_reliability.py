@@ -59,7 +59,10 @@ def run_record(name: str, exp_name: str):
     run_dir = glob.glob(f"runs/*__{exp_name}__1__*")[0]
     events = EventAccumulator(run_dir, size_guidance={"scalars": 0})
     events.Reload()
-    returns = [(e.step, e.value) for e in events.Scalars("charts/episodic_return")]
+    # in the order they were written: the event files of one process in one second sort by a counter
+    # compared as text, so the resumed part's file can come first ("...10" < "...9")
+    episodes = sorted(events.Scalars("charts/episodic_return"), key=lambda e: e.wall_time)
+    returns = [(e.step, e.value) for e in episodes]
     checkpoint = torch.load(f"{run_dir}/{exp_name}.pt", weights_only=False)
     return returns, checkpoint[ACTING_NETWORK[name][0]]
 
