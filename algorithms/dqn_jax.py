@@ -7,7 +7,7 @@ a mini-batch of transitions (s, a, r, s', d) drawn uniformly from it, every `tra
 
     y    = r + γ (1 − d) max_a' Q_θ⁻(s', a')                  the TD target
     δ    = Q_θ(s, a) − y                                      the TD error
-    L(θ) = mean over the batch of Huber(δ)                    the loss
+    L(θ) = mean over the batch of Huber_κ(δ)                  the loss
     θ    ← Adam(θ, ∇_θ L)
     θ⁻   ← τ θ + (1 − τ) θ⁻                                   after every update (Polyak)
 
@@ -100,6 +100,8 @@ class Args:
     """the discount factor gamma"""
     tau: float = 0.02
     """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
+    huber_delta: float = 10.0
+    """κ, the size of TD error beyond which the Huber loss grows linearly, not quadratically"""
     batch_size: int = 128
     """the batch size of samples from the replay memory"""
     hidden_size: int = 128
@@ -121,6 +123,7 @@ BOUNDS = {
     "seed": "[0, inf)", "num_seeds": "(0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)",
     "eval_episodes": "(0, inf)", "chunk_steps": "(0, inf)",
     "learning_rate": "(0, inf)", "buffer_size": "(0, inf)", "gamma": "[0, 1]", "tau": "(0, 1]",
+    "huber_delta": "(0, inf)",
     "batch_size": "(0, inf)", "hidden_size": "(0, inf)", "start_e": "[0, 1]", "end_e": "[0, 1]",
     "exploration_fraction": "(0, 1]", "learning_starts": "[0, inf)", "train_frequency": "(0, inf)",
 }  # fmt: skip
@@ -335,7 +338,8 @@ def train(args: Args) -> dict:
         next_q = q_network(target_params, next_obs).max(axis=1)
         td_target = rewards + args.gamma * (1 - terminations) * next_q
         q_taken = jnp.take_along_axis(q_network(params, obs), actions[:, None], axis=1)[:, 0]
-        return optax.huber_loss(q_taken, jax.lax.stop_gradient(td_target)).mean(), q_taken
+        losses = optax.huber_loss(q_taken, jax.lax.stop_gradient(td_target), delta=args.huber_delta)
+        return losses.mean(), q_taken
 
     def learn(networks, buffer, key, filled, learning):
         params, target_params, opt_state = networks

@@ -22,7 +22,7 @@ first layer plays the torso, and the two after it are noisy.
 The learning rule is DQN's (see dqn.py), with its own noise in each network:
 
     y    = r + γ (1 − d) max_a' Q_θ⁻(s', a'; ε⁻)                the TD target
-    L(θ) = mean over the batch of Huber(Q_θ(s, a; ε) − y)      the loss
+    L(θ) = mean over the batch of Huber_κ(Q_θ(s, a; ε) − y)    the loss
 
 The noise is drawn anew for every action taken and for every update (online and target
 networks each their own); the action is the greedy one of the noisy network. The greedy
@@ -117,6 +117,8 @@ class Args:
     """the discount factor gamma"""
     tau: float = 0.02
     """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
+    huber_delta: float = 10.0
+    """κ, the size of TD error beyond which the Huber loss grows linearly, not quadratically"""
     batch_size: int = 128
     """the batch size of samples from the replay memory"""
     hidden_size: int = 128
@@ -136,6 +138,7 @@ BOUNDS = {
     "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
     "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
     "learning_rate": "(0, inf)", "buffer_size": "(0, inf)", "gamma": "[0, 1]", "tau": "(0, 1]",
+    "huber_delta": "(0, inf)",
     "batch_size": "(0, inf)", "hidden_size": "(0, inf)", "sigma_0": "[0, inf)",
     "sigma_learning_rate": "(0, inf)",
     "learning_starts": "[0, inf)", "train_frequency": "(0, inf)",
@@ -353,7 +356,7 @@ def train(args: Args) -> dict:
                 next_q = target_network(b_next_obs).max(dim=1).values
                 td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
             q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
-            loss = F.smooth_l1_loss(q_taken, td_target)
+            loss = F.huber_loss(q_taken, td_target, delta=args.huber_delta)
             if not torch.isfinite(loss):  # Q-values that overflow make the loss inf or nan
                 run.diverged = f"the TD loss is {loss.item()} at step {global_step:,}"
                 break

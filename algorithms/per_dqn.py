@@ -14,7 +14,7 @@ distribution the expected loss is taken over, which biases the fixed point of Q;
 sampling weights undo the bias:
 
     w_i  = (N · P(i))^−β / max_k w_k                          N transitions stored
-    L(θ) = mean over the batch of w_i · Huber(δ_i)            the loss
+    L(θ) = mean over the batch of w_i · Huber_κ(δ_i)          the loss
 
 β grows linearly from `beta_start` to 1 over the run's budget (the one it was started with, should a
 resumed run go on longer), then stays at 1: the bias matters most at the end, when the values
@@ -109,6 +109,8 @@ class Args:
     """the discount factor gamma"""
     tau: float = 0.02
     """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
+    huber_delta: float = 10.0
+    """κ, the size of TD error beyond which the Huber loss grows linearly, not quadratically"""
     batch_size: int = 128
     """the batch size of samples from the replay memory"""
     hidden_size: int = 128
@@ -136,6 +138,7 @@ BOUNDS = {
     "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
     "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
     "learning_rate": "(0, inf)", "buffer_size": "(0, inf)", "gamma": "[0, 1]", "tau": "(0, 1]",
+    "huber_delta": "(0, inf)",
     "batch_size": "(0, inf)", "hidden_size": "(0, inf)", "start_e": "[0, 1]", "end_e": "[0, 1]",
     "exploration_fraction": "(0, 1]", "learning_starts": "[0, inf)", "train_frequency": "(0, inf)",
     "alpha": "[0, 1]", "beta_start": "[0, 1]", "prior_eps": "(0, inf)",
@@ -380,7 +383,8 @@ def train(args: Args) -> dict:
                 next_q = target_network(b_next_obs).max(dim=1).values
                 td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
             q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
-            loss = (b_weights * F.smooth_l1_loss(q_taken, td_target, reduction="none")).mean()
+            sample_losses = F.huber_loss(q_taken, td_target, reduction="none", delta=args.huber_delta)
+            loss = (b_weights * sample_losses).mean()
             if not torch.isfinite(loss):  # Q-values that overflow make the loss inf or nan
                 run.diverged = f"the TD loss is {loss.item()} at step {global_step:,}"
                 break

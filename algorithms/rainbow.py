@@ -45,8 +45,9 @@ minimizing", how far a prediction is from its target. The common implementations
 cross-entropy, which is then mostly H(m), the spread of the target, and replays least the terminal
 transitions, whose target is a single atom (H = 0) and whose KL is the largest: the opposite of
 prioritized replay (in 5,000 steps of CartPole, seed 1, by the cross-entropy a terminal transition was
-replayed 1.8 times less often than another; by the KL, 1.6 times more often). Without the distribution (`--no-distributional`) there is one output per action,
-Q itself, L_i is the Huber loss of y − Q(s_i, a_i), and it is the priority too (per_dqn.py uses |δ|).
+replayed 1.8 times less often than another; by the KL, 1.6 times more often). Without the
+distribution (`--no-distributional`) there is one output per action, Q itself, L_i is the Huber loss
+(κ as in dqn.py) of y − Q(s_i, a_i), and it is the priority too (per_dqn.py uses |δ|).
 
 The settings are the family's on CartPole (dqn.py's learning rate, τ, batch and network width,
 per_dqn.py's α and β, noisy_dqn.py's σ, c51.py's atoms), not the paper's Atari ones; n = 3 is the
@@ -131,6 +132,8 @@ class Args:
     """the discount factor gamma"""
     tau: float = 0.02
     """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
+    huber_delta: float = 10.0
+    """κ, the size of TD error beyond which the Huber loss grows linearly, not quadratically"""
     batch_size: int = 128
     """the batch size of samples from the replay memory"""
     hidden_size: int = 128
@@ -187,6 +190,7 @@ BOUNDS = {
     "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
     "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
     "learning_rate": "(0, inf)", "buffer_size": "(0, inf)", "gamma": "[0, 1]", "tau": "(0, 1]",
+    "huber_delta": "(0, inf)",
     "batch_size": "(0, inf)", "hidden_size": "(0, inf)", "learning_starts": "[0, inf)", "train_frequency": "(0, inf)",
     "n_step": "(0, inf)", "alpha": "[0, 1]", "beta_start": "[0, 1]", "prior_eps": "(0, inf)",
     "sigma_0": "[0, inf)", "sigma_learning_rate": "(0, inf)", "n_atoms": "[2, inf)", "v_min": "(-inf, inf)",
@@ -565,7 +569,7 @@ def train(args: Args) -> dict:
                 q_taken = outputs.softmax(dim=1) @ q_network.atoms
             else:
                 q_taken = outputs.squeeze(1)
-                sample_losses = F.smooth_l1_loss(q_taken, td_target, reduction="none")
+                sample_losses = F.huber_loss(q_taken, td_target, reduction="none", delta=args.huber_delta)
                 priorities = sample_losses.detach()
             loss = (b_weights * sample_losses).mean()
             if not torch.isfinite(loss):  # outputs that overflow make the loss inf or nan

@@ -66,6 +66,8 @@ def measure(opts):
         record(run_dqn_jax(5, []))
         for seed in range(1, 6):
             record(run_one("dqn", "CartPole-v1", seed, [], WORK / "dqn"))
+    if opts.no_cost:
+        return
     kind = "cost"
     for seed in range(1, 6):
         record(run_one("dqn", "CartPole-v1", seed, FIXED_BUDGET, WORK / "dqn"))
@@ -122,6 +124,11 @@ def main():
     )
     parser.add_argument("--report", action="store_true", help="only print the tables of what is there")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of the to-solved comparison")
+    parser.add_argument(
+        "--no-cost",
+        action="store_true",
+        help="only the to-solved rounds (the cost at a fixed budget does not change with what is learned)",
+    )
     opts = parser.parse_args()
     if not opts.report:
         OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -57,8 +57,13 @@ MUTATIONS = {
         ),
         (
             "the squared error where the Huber loss belongs",
-            "loss = F.smooth_l1_loss(q_taken, td_target)",
+            "loss = F.huber_loss(q_taken, td_target, delta=args.huber_delta)",
             "loss = F.mse_loss(q_taken, td_target)",
+        ),
+        (
+            "the Huber loss's κ DQN's 1, whatever --huber-delta says",
+            "loss = F.huber_loss(q_taken, td_target, delta=args.huber_delta)",
+            "loss = F.huber_loss(q_taken, td_target, delta=1.0)",
         ),
         (
             "gradients of earlier updates left to add up",
@@ -67,6 +72,11 @@ MUTATIONS = {
         ),
     ],
     "double_dqn": [
+        (
+            "the Huber loss's κ DQN's 1, whatever --huber-delta says",
+            "loss = F.huber_loss(q_taken, td_target, delta=args.huber_delta)",
+            "loss = F.huber_loss(q_taken, td_target, delta=1.0)",
+        ),
         (
             "the target network chooses a* as well as valuing it: dqn.py's target",
             "next_actions = q_network(b_next_obs).argmax(dim=1, keepdim=True)",
@@ -94,6 +104,11 @@ MUTATIONS = {
         ),
     ],
     "dueling_dqn": [
+        (
+            "the Huber loss's κ DQN's 1, whatever --huber-delta says",
+            "loss = F.huber_loss(q_taken, td_target, delta=args.huber_delta)",
+            "loss = F.huber_loss(q_taken, td_target, delta=1.0)",
+        ),
         (
             "the advantage's maximum subtracted, not its mean",
             "return value + advantage - advantage.mean(dim=1, keepdim=True)",
@@ -128,8 +143,13 @@ MUTATIONS = {
     "per_dqn": [
         (
             "the importance weights left out of the loss",
-            'loss = (b_weights * F.smooth_l1_loss(q_taken, td_target, reduction="none")).mean()',
-            'loss = F.smooth_l1_loss(q_taken, td_target, reduction="none").mean()',
+            "loss = (b_weights * sample_losses).mean()",
+            "loss = sample_losses.mean()",
+        ),
+        (
+            "the Huber loss's κ DQN's 1, whatever --huber-delta says",
+            'sample_losses = F.huber_loss(q_taken, td_target, reduction="none", delta=args.huber_delta)',
+            'sample_losses = F.huber_loss(q_taken, td_target, reduction="none", delta=1.0)',
         ),
         (
             "the priorities not updated after learning",
@@ -163,6 +183,11 @@ MUTATIONS = {
         ),
     ],
     "noisy_dqn": [
+        (
+            "the Huber loss's κ DQN's 1, whatever --huber-delta says",
+            "loss = F.huber_loss(q_taken, td_target, delta=args.huber_delta)",
+            "loss = F.huber_loss(q_taken, td_target, delta=1.0)",
+        ),
         (
             "the noise left on in the greedy evaluation",
             "    q_network.eval()  # the means μ, without noise\n",
@@ -242,6 +267,11 @@ MUTATIONS = {
         ),
     ],
     "rainbow": [
+        (
+            "the Huber loss's κ DQN's 1, whatever --huber-delta says",
+            'sample_losses = F.huber_loss(q_taken, td_target, reduction="none", delta=args.huber_delta)',
+            'sample_losses = F.huber_loss(q_taken, td_target, reduction="none", delta=1.0)',
+        ),
         (
             "the priority the cross-entropy, not the KL divergence",
             "priorities = (sample_losses.detach() + torch.special.xlogy(m, m).sum(dim=1)).clamp(min=0)",
@@ -560,8 +590,13 @@ MUTATIONS = {
         ),
         (
             "the squared error where the Huber loss belongs",
-            "return optax.huber_loss(q_taken, jax.lax.stop_gradient(td_target)).mean(), q_taken",
-            "return optax.squared_error(q_taken, jax.lax.stop_gradient(td_target)).mean(), q_taken",
+            "losses = optax.huber_loss(q_taken, jax.lax.stop_gradient(td_target), delta=args.huber_delta)",
+            "losses = optax.squared_error(q_taken, jax.lax.stop_gradient(td_target))",
+        ),
+        (
+            "the Huber loss's κ DQN's 1, whatever --huber-delta says",
+            "losses = optax.huber_loss(q_taken, jax.lax.stop_gradient(td_target), delta=args.huber_delta)",
+            "losses = optax.huber_loss(q_taken, jax.lax.stop_gradient(td_target))",
         ),
         (
             "the Polyak average the wrong way round: θ⁻ ← (1 − τ) θ + τ θ⁻",
@@ -961,7 +996,7 @@ MUTATIONS = {
 NOT_BUGS = [
     (
         "dqn",
-        "F.smooth_l1_loss(td_target, q_taken), the arguments swapped",
+        "F.huber_loss(td_target, q_taken, ...), the arguments swapped",
         "the Huber loss is symmetric, and td_target carries no gradient: the same loss and gradient",
     ),
     (

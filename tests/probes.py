@@ -11,6 +11,7 @@ from and with which target, and compares both with values worked out by hand.
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 import torch.nn as nn
 
@@ -66,6 +67,16 @@ REPLAY_PROBE = dict(
 # from a termination. The online network prefers action 1 in state 1, the target network action 0.
 Q = [[1.5, 1.2], [1.6, 2.5], [0.0, 0.0]]
 Q_TARGET = [[0.9, 0.3], [1.8, 1.5], [7.0, 9.0]]
+
+# The Huber loss of the DQN family with its default κ, and with a κ of 0.25, which the TD errors of the
+# probes exceed: its derivative is δ within κ, ±κ beyond.
+HUBER = pytest.mark.parametrize("huber", [{}, dict(huber_delta=0.25)], ids=["default-kappa", "kappa-0.25"])
+
+
+def huber_gradient(td_error: float, huber_delta: float = 10.0) -> float:
+    """The derivative of Huber_κ at δ, κ the DQN family's default unless given."""
+    return float(np.clip(td_error, -huber_delta, huber_delta))
+
 
 # For the distributional files, c51.py and rainbow.py: four atoms z = 0, 1, 2, 3, and per state and
 # action the probabilities of an online and a target network. The online network prefers action 1 in

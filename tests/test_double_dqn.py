@@ -3,7 +3,7 @@ action, the target network values it."""
 
 import pytest
 from conftest import load_algorithm
-from probes import Q_TARGET, REPLAY_PROBE, Q, learned_from, q_tables, recording_adam
+from probes import HUBER, Q_TARGET, REPLAY_PROBE, Q, huber_gradient, learned_from, q_tables, recording_adam
 
 double_dqn = load_algorithm("double_dqn")
 
@@ -17,11 +17,12 @@ TD_ERRORS_CUT = {(0, 0): 1.5 - 1.75, (0, 1): 1.2 - 1.75}
 
 
 @pytest.mark.parametrize(("env_id", "expected"), [("Chain-v0", TD_ERRORS), ("ChainCut-v0", TD_ERRORS_CUT)])
-def test_each_update_learns_the_double_td_error_of_a_transition(monkeypatch, env_id, expected):
+@HUBER
+def test_each_update_learns_the_double_td_error_of_a_transition(monkeypatch, env_id, expected, huber):
     q_tables(double_dqn, monkeypatch, Q, Q_TARGET)
     optimizer = recording_adam(monkeypatch)
-    double_dqn.train(double_dqn.Args(env_id=env_id, **REPLAY_PROBE, start_e=1.0, end_e=1.0))
+    double_dqn.train(double_dqn.Args(env_id=env_id, **REPLAY_PROBE, start_e=1.0, end_e=1.0, **huber))
     updates = learned_from(optimizer[0])
     assert len(updates) > 30 and {entry for entry, _ in updates} == set(expected)
-    for entry, td_error in updates:
-        assert td_error == pytest.approx(expected[entry], abs=1e-6), entry
+    for entry, gradient in updates:
+        assert gradient == pytest.approx(huber_gradient(expected[entry], **huber), abs=1e-6), entry

@@ -6,12 +6,12 @@ stand in for it), and is held to the same numbers."""
 import pytest
 import torch
 from conftest import load_algorithm
-from probes import Q_TARGET, REPLAY_PROBE, Q, learned_from, q_tables, recording_adam
+from probes import HUBER, Q_TARGET, REPLAY_PROBE, Q, huber_gradient, learned_from, q_tables, recording_adam
 
 # The tables Q and Q_TARGET of probes.py, γ = 0.5. From state 0: r = 1, and the episode goes on to
 # state 1: y = 1 + γ max_a' Q⁻(1, a') = 1 + 0.5 · 1.8. From state 1: r = 2, and the episode
-# terminates: y = 2. The TD error δ = Q(s, a) − y is below 1 in size, where the Huber loss's
-# derivative is δ itself.
+# terminates: y = 2. The TD error δ = Q(s, a) − y is below 1 in size: within κ = 10 (the default), where
+# the Huber loss's derivative is δ itself; beyond a κ of 0.25, where it is ±κ.
 TD_ERRORS = {(0, 0): 1.5 - 1.9, (0, 1): 1.2 - 1.9, (1, 0): 1.6 - 2.0, (1, 1): 2.5 - 2.0}
 # The same chain cut by a time limit in state 1: its one transition is truncated, not terminated, and
 # bootstraps, y = 1.9; the step after it only resets the env and is no transition.
@@ -22,15 +22,16 @@ RANDOM_ACTIONS = dict(start_e=1.0, end_e=1.0)
 
 @pytest.mark.parametrize("name", ["dqn", "dueling_dqn"])
 @pytest.mark.parametrize(("env_id", "expected"), [("Chain-v0", TD_ERRORS), ("ChainCut-v0", TD_ERRORS_CUT)])
-def test_each_update_learns_the_td_error_of_a_transition(monkeypatch, name, env_id, expected):
+@HUBER
+def test_each_update_learns_the_td_error_of_a_transition(monkeypatch, name, env_id, expected, huber):
     dqn = load_algorithm(name)
     q_tables(dqn, monkeypatch, Q, Q_TARGET)
     optimizer = recording_adam(monkeypatch)
-    dqn.train(dqn.Args(env_id=env_id, **REPLAY_PROBE, **RANDOM_ACTIONS))
+    dqn.train(dqn.Args(env_id=env_id, **REPLAY_PROBE, **RANDOM_ACTIONS, **huber))
     updates = learned_from(optimizer[0])
     assert len(updates) > 30 and {entry for entry, _ in updates} == set(expected)
-    for entry, td_error in updates:
-        assert td_error == pytest.approx(expected[entry], abs=1e-6), entry
+    for entry, gradient in updates:
+        assert gradient == pytest.approx(huber_gradient(expected[entry], **huber), abs=1e-6), entry
 
 
 @pytest.mark.parametrize("name", ["dqn", "dueling_dqn"])

@@ -17,6 +17,7 @@ jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 import jax.numpy as jnp  # noqa: E402
 from conftest import ALGORITHMS_DIR, load_algorithm  # noqa: E402
+from probes import huber_gradient  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 dqn_jax = load_algorithm("dqn_jax")
@@ -89,9 +90,9 @@ Q = [[1.5, 1.2], [1.7, 3.5], [0.0, 0.0], [0.0, 0.0]]
 Q_TARGET = [[0.9, 0.3], [1.8, 1.5], [7.0, 9.0], [0.0, 0.0]]
 # γ = 0.5. From state 0: r = 1, and the episode goes on to state 1: y = 1 + γ max_a' Q⁻(1, a') = 1 + 0.5 · 1.8
 # = 1.9. From state 1: r = 2, and the episode terminates: y = 2. With one transition a batch, the gradient
-# of the Huber loss is nonzero in W[s, a] alone, and is there δ = Q(s, a) − y where |δ| ≤ 1, and the sign
-# of δ beyond: for (1, 1), δ = 3.5 − 2 = 1.5 and the gradient is 1.
-TD_ERRORS = {(0, 0): 1.5 - 1.9, (0, 1): 1.2 - 1.9, (1, 0): 1.7 - 2.0, (1, 1): 1.0}
+# of the Huber loss is nonzero in W[s, a] alone, and is there δ = Q(s, a) − y where |δ| ≤ κ, and ±κ beyond:
+# for (1, 1), δ = 3.5 − 2 = 1.5, within the default κ = 10, beyond a κ of 1; a κ of 0.25 is exceeded by all four.
+TD_ERRORS = {(0, 0): 1.5 - 1.9, (0, 1): 1.2 - 1.9, (1, 0): 1.7 - 2.0, (1, 1): 3.5 - 2.0}
 # The same chain cut by a time limit in state 1: its one transition is truncated, not terminated, and
 # bootstraps from state 1, y = 1.9 (not from the first state of the next episode, where the env goes on).
 TD_ERRORS_CUT = {(0, 0): 1.5 - 1.9, (0, 1): 1.2 - 1.9}
@@ -167,13 +168,15 @@ def learned_from(w) -> tuple:
 
 
 @pytest.mark.parametrize(("time_limit", "expected"), [(1_000, TD_ERRORS), (1, TD_ERRORS_CUT)])
-def test_each_update_learns_the_td_error_of_a_transition(monkeypatch, time_limit, expected):
-    updates = probe(monkeypatch, time_limit, start_e=1.0, end_e=1.0)  # acting at random throughout
+@pytest.mark.parametrize("huber", [{}, dict(huber_delta=1.0), dict(huber_delta=0.25)])
+def test_each_update_learns_the_td_error_of_a_transition(monkeypatch, time_limit, expected, huber):
+    updates = probe(monkeypatch, time_limit, start_e=1.0, end_e=1.0, **huber)  # acting at random throughout
     # 40 steps, an update each, of which the first only moves the online network to Q; for each agent
     assert len(updates) == 39 * len(jax.devices())
     learned = [learned_from(w) for _, w in updates]
     for entry, gradient in learned:
-        assert entry in expected and gradient == pytest.approx(expected[entry], abs=1e-6), entry
+        assert entry in expected, entry
+        assert gradient == pytest.approx(huber_gradient(expected[entry], **huber), abs=1e-6), entry
     assert {entry for entry, _ in learned} == set(expected)  # every one was learned from
 
 
@@ -188,7 +191,7 @@ def test_greedy_actions_are_the_online_networks(monkeypatch):
 def test_the_target_network_follows_by_polyak_averaging(monkeypatch):
     # θ⁻ ← τ θ + (1 − τ) θ⁻ after each update, with θ = Q from the first update on: after c updates,
     # θ⁻ = Q + (1 − τ)^c (Q_TARGET − Q), and an update from state 0 after them has y = 1 + γ max_a' θ⁻(1, a'),
-    # and the Huber loss's gradient δ = Q(0, a) − y, clipped to [−1, 1]
+    # and the Huber loss's gradient δ = Q(0, a) − y (|δ| < 2, within κ)
     updates = probe(monkeypatch, tau=0.02, start_e=1.0, end_e=1.0)
     q, q_target = np.array(Q), np.array(Q_TARGET)
     checked = 0
@@ -197,7 +200,7 @@ def test_the_target_network_follows_by_polyak_averaging(monkeypatch):
         if state == 0:  # from state 1 the episode terminates: y = 2, whatever the target network
             target = q + 0.98**count * (q_target - q)
             td_error = q[0, action] - (1 + 0.5 * target[1].max())
-            assert gradient == pytest.approx(np.clip(td_error, -1, 1), abs=1e-5), count
+            assert gradient == pytest.approx(td_error, abs=1e-5), count
             checked += 1
     assert checked > 10
 
@@ -245,10 +248,8 @@ def test_each_agent_is_a_run_of_its_own():
 
 
 def test_three_agents_learn_cartpole():
-    """Regression: three agents in one call, each greedy ≥ 475 in gymnasium's CartPole-v1. Seeds 4-6:
-    seed 3 is the one of seeds 1-40 that does not solve (its Q-values diverge; RESULTS.md), a failure
-    of dqn.py's recipe that is counted in the solve rate, not hidden; this test guards what solves."""
-    summary = dqn_jax.train(dqn_jax.Args(num_seeds=3, seed=4))
+    """Regression: three agents in one call, seeds 1-3, each greedy ≥ 475 in gymnasium's CartPole-v1."""
+    summary = dqn_jax.train(dqn_jax.Args(num_seeds=3, seed=1))
     assert all(np.mean(returns) >= 475 for returns in summary["eval_returns"]), summary["eval_returns"]
 
 

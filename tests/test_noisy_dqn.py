@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 from conftest import load_algorithm
-from probes import Q_TARGET, REPLAY_PROBE, Q, learned_from, q_tables, recording_adam
+from probes import HUBER, Q_TARGET, REPLAY_PROBE, Q, huber_gradient, learned_from, q_tables, recording_adam
 
 noisy_dqn = load_algorithm("noisy_dqn")
 
@@ -106,15 +106,18 @@ def test_evaluate_plays_the_means_and_leaves_the_network_noisy(name):
 TD_ERRORS = {(0, 0): 1.5 - 1.9, (1, 1): 2.5 - 2.0}
 
 
-def test_each_update_learns_the_td_error_and_the_noise_is_drawn_for_every_action_and_update(monkeypatch):
+@HUBER
+def test_each_update_learns_the_td_error_and_the_noise_is_drawn_for_every_action_and_update(
+    monkeypatch, huber
+):
     tables = q_tables(noisy_dqn, monkeypatch, Q, Q_TARGET)
     optimizer = recording_adam(monkeypatch)
-    args = noisy_dqn.Args(env_id="Chain-v0", **REPLAY_PROBE)
+    args = noisy_dqn.Args(env_id="Chain-v0", **REPLAY_PROBE, **huber)
     noisy_dqn.train(args)
     updates = learned_from(optimizer[0])
     assert len(updates) > 30 and {entry for entry, _ in updates} == set(TD_ERRORS)
-    for entry, td_error in updates:
-        assert td_error == pytest.approx(TD_ERRORS[entry], abs=1e-6), entry
+    for entry, gradient in updates:
+        assert gradient == pytest.approx(huber_gradient(TD_ERRORS[entry], **huber), abs=1e-6), entry
     online, target = tables
     # new noise in the online network before each of the 40 actions and each update, in the target
     # network before each update

@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 import torch
 from conftest import load_algorithm
-from probes import Q_TARGET, REPLAY_PROBE, Q, learned_from, q_tables, recording_adam, recording_buffer
+from probes import (
+    HUBER,
+    Q_TARGET,
+    REPLAY_PROBE,
+    Q,
+    huber_gradient,
+    learned_from,
+    q_tables,
+    recording_adam,
+    recording_buffer,
+)
 
 per_dqn = load_algorithm("per_dqn")
 # the files with these trees and buffer: rainbow.py's buffer can also be uniform, and is prioritized here
@@ -109,19 +119,20 @@ def test_new_transitions_enter_at_the_largest_priority(name):
 TD_ERRORS = {(0, 0): 1.5 - 1.9, (0, 1): 1.2 - 1.9, (1, 0): 1.6 - 2.0, (1, 1): 2.5 - 2.0}
 
 
-def test_each_update_learns_its_weighted_td_error_and_makes_it_the_priority(monkeypatch):
+@HUBER
+def test_each_update_learns_its_weighted_td_error_and_makes_it_the_priority(monkeypatch, huber):
     q_tables(per_dqn, monkeypatch, Q, Q_TARGET)
     optimizer = recording_adam(monkeypatch)
     buffers = recording_buffer(per_dqn, monkeypatch, "PrioritizedReplayBuffer")
-    per_dqn.train(per_dqn.Args(env_id="Chain-v0", **REPLAY_PROBE, start_e=1.0, end_e=1.0))
+    per_dqn.train(per_dqn.Args(env_id="Chain-v0", **REPLAY_PROBE, start_e=1.0, end_e=1.0, **huber))
     rb = buffers[0]
     updates = learned_from(optimizer[0])
     assert len(updates) > 30 and {entry for entry, _ in updates} == set(TD_ERRORS)
     weights = [float(batch[5][0]) for batch in rb.batches]
     assert min(weights) < 0.9  # once the priorities differ, so do the weights
     for (entry, gradient), weight, (idx, errors) in zip(updates, weights, rb.priority_updates):
-        # the loss is w_i Huber(δ_i): its gradient w_i δ_i
-        assert gradient == pytest.approx(weight * TD_ERRORS[entry], abs=1e-6), entry
+        # the loss is w_i Huber_κ(δ_i): its gradient w_i δ_i within κ, ±w_i κ beyond
+        assert gradient == pytest.approx(weight * huber_gradient(TD_ERRORS[entry], **huber), abs=1e-6), entry
         # the transition learned from is the one whose priority is updated, to p_i = |δ_i| + ε
         assert (int(rb.obs[idx[0]].argmax()), int(rb.actions[idx[0]])) == entry
         assert abs(errors[0]) == pytest.approx(abs(TD_ERRORS[entry]), abs=1e-6)

@@ -188,20 +188,25 @@ def test_the_prediction_equal_to_its_target_has_the_smallest_priority(monkeypatc
 # Without the distribution (--no-distributional): Q and the Huber loss, on the tables Q and Q_TARGET of
 # probes.py, one-step targets, γ = 0.5. From state 0 the online network chooses a* = 1 (2.5 > 1.6), the
 # target network values it: y = 1 + 0.5 · 1.5 = 1.75; from state 1, y = 2 (terminated). The gradient of
-# w Huber(δ) is w δ (|δ| < 1), and the priority is the Huber loss, δ² / 2.
+# w Huber_κ(δ) is w δ within κ and ±w κ beyond, and the priority is the Huber loss: δ² / 2 within κ,
+# κ (|δ| − κ / 2) beyond.
 TD_ERRORS = {(0, 0): 1.5 - 1.75, (0, 1): 1.2 - 1.75, (1, 0): 1.6 - 2.0, (1, 1): 2.5 - 2.0}
 
 
-def test_without_the_distribution_each_update_learns_the_weighted_double_td_error(monkeypatch):
+@probes.HUBER
+def test_without_the_distribution_each_update_learns_the_weighted_double_td_error(monkeypatch, huber):
     probes.q_tables(rainbow, monkeypatch, probes.Q, probes.Q_TARGET)
     optimizer = probes.recording_adam(monkeypatch)
     buffers = probes.recording_buffer(rainbow, monkeypatch, "PrioritizedReplayBuffer")
-    settings = dict(n_step=1, distributional=False, noisy=False, start_e=1.0, end_e=1.0)
+    settings = dict(n_step=1, distributional=False, noisy=False, start_e=1.0, end_e=1.0) | huber
+    kappa = huber.get("huber_delta", rainbow.Args.huber_delta)
     rainbow.train(rainbow.Args(env_id="Chain-v0", **probes.REPLAY_PROBE, **settings))
     rb = buffers[0]
     updates = probes.learned_from(optimizer[0])
     assert len(updates) > 30 and {entry for entry, _ in updates} == set(TD_ERRORS)
     for (entry, gradient), batch, (_, loss) in zip(updates, rb.batches, rb.priority_updates, strict=True):
         weight = float(batch[5][0])
-        assert gradient == pytest.approx(weight * TD_ERRORS[entry], abs=1e-6), entry
-        assert loss[0] == pytest.approx(TD_ERRORS[entry] ** 2 / 2, abs=1e-6), entry
+        td_error = TD_ERRORS[entry]
+        assert gradient == pytest.approx(weight * probes.huber_gradient(td_error, kappa), abs=1e-6), entry
+        huber_loss = td_error**2 / 2 if abs(td_error) <= kappa else kappa * (abs(td_error) - kappa / 2)
+        assert loss[0] == pytest.approx(huber_loss, abs=1e-6), entry
