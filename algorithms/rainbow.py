@@ -133,7 +133,7 @@ class Args:
     tau: float = 0.02
     """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ after every update"""
     huber_delta: float = 10.0
-    """κ, the size of TD error beyond which the Huber loss grows linearly, not quadratically"""
+    """κ of the Huber loss without the distribution: the TD error beyond which it grows linearly"""
     batch_size: int = 128
     """the batch size of samples from the replay memory"""
     hidden_size: int = 128
