@@ -2,6 +2,7 @@
 
     python benchmarks/jax_scaling.py           # runs both, appends to results/dqn_jax.jsonl, prints the tables
     python benchmarks/jax_scaling.py --report  # only prints the tables of what is there
+    python benchmarks/jax_scaling.py --no-cost # only the to-solved rounds
 
 Each command is launched as a user launches it, one at a time (dqn_jax.py spreads its agents over
 every core, so nothing runs beside it), and timed as a whole process: imports and compilation
