@@ -48,6 +48,10 @@ REPLAY_CASES = [
 ]
 # and the bounds of each file's own arguments
 OWN_CASES = [
+    *(
+        (name, {"huber_delta": 0.0}, "--huber-delta must be positive, not 0.0")
+        for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "noisy_dqn", "rainbow")
+    ),
     ("per_dqn", {"beta_start": 2.0}, "--beta-start must be in [0, 1], not 2.0"),
     ("per_dqn", {"alpha": -0.5}, "--alpha must be in [0, 1], not -0.5"),
     ("noisy_dqn", {"sigma_0": -0.5}, "--sigma-0 must be in [0, inf), not -0.5"),

@@ -257,6 +257,7 @@ def test_three_agents_learn_cartpole():
     ("args", "message"),
     [
         ({"num_seeds": 0}, "--num-seeds must be positive, not 0"),
+        ({"huber_delta": -1.0}, "--huber-delta must be positive, not -1.0"),
         ({"env_id": "Acrobot-v1"}, "--env-id Acrobot-v1: this file trains on CartPole-v1 only"),
         ({"env_id": "NoSuchEnv-v0"}, "--env-id NoSuchEnv-v0"),
         ({"gamma": 1.5}, "--gamma must be in [0, 1], not 1.5"),
