@@ -1,27 +1,32 @@
 """Tune an algorithm's hyper-parameters on an environment: Ray Tune runs the trials, Optuna picks them.
 
     pip install -e ".[sweep]"
-    python benchmarks/tune.py --algorithm dqn --env-id LunarLander-v3 --seeds 1 2 --trials 16
+    python benchmarks/tune.py --algorithm dqn --env-id LunarLander-v3 --seeds 1 2 3 4 5 --trials 16
     python benchmarks/report.py   # the study's table and plot in RESULTS.md
 
 A trial is one setting of the hyper-parameters in SEARCH_SPACES (flags of the algorithm file),
 which Optuna's TPE sampler draws in the light of the trials before it. The trial runs the file on
 each of `--seeds` in turn, exactly as benchmarks/run.py runs it (a process of its own, with the
 environment's settings from run.py's HYPERPARAMETERS and what follows `--`, the trial's values in
-place of theirs), with a greedy evaluation every `--eval-frequency` steps. Its objective is the
-mean over the seeds of the final greedy evaluation (10 episodes): the figure RESULTS.md reports.
-Two seeds are cheap but blind to a failure one seed in ten has (RESULTS.md, the LunarLander study).
+place of theirs), with a greedy evaluation every `--eval-frequency` steps. Its objective, `score`,
+is the *worst* of the seeds' final greedy evaluations (10 episodes each; `--objective mean`: their
+mean): a setting is as good as the seed it fails. Two seeds and their mean are cheap but blind to
+a failure one seed in five has (RESULTS.md, the first LunarLander study).
 
 Bad trials stop early (ASHA). A trial reports each evaluation as its run logs it, as `score`: the
-mean of the seeds' final evaluations so far and the evaluation just logged, at `env_steps`, the
-steps of its finished runs counted as whole budgets plus the steps of the run under way. At
+objective of the seeds' final evaluations so far and the evaluation just logged, at `env_steps`,
+the steps of its finished runs counted as whole budgets plus the steps of the run under way. At
 env_steps of half a budget, one, two, four…, a trial whose score is in the lower half of those the
 other trials had there stops.
 
-Written: one JSON line per trial to --out (its settings, each seed's final evaluation, the score,
-whether it was stopped early, the finished runs' rows as run.py writes them); printed: the trials
-best first and the command line that reproduces the best. Each trial's runs keep their logs in
-the trial's directory under --storage-path.
+Written: one JSON line per trial to --out as the trial ends (its settings, each seed's final
+evaluation, the score, whether it was stopped early, the finished runs' rows as run.py writes
+them); printed: the trials best first and the command line that reproduces the best. Each trial's
+runs keep their logs in the trial's directory under --storage-path.
+
+A study of five seeds a trial runs for hours. Cut short (Ctrl-C, a session's end), it goes on with
+`--resume <the study's directory>` (printed when it starts): the trials it finished stay written,
+the others go on from the last seed they finished, the sampler and ASHA where they were.
 
 On a cluster, from the head node, with a storage path every node can write (NFS, or s3://…):
 
@@ -33,6 +38,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -53,8 +59,12 @@ DQN_SPACE = {
     "--exploration-fraction": tune.uniform(0.01, 0.2),
     "--batch-size": tune.choice([64, 128, 256]),
     "--gamma": tune.choice([0.99, 0.995]),
+    "--huber-delta": tune.loguniform(1, 100),  # c51 has no Huber loss: its space leaves it out
 }
-SEARCH_SPACES = {name: DQN_SPACE for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51")}
+SEARCH_SPACES = {name: DQN_SPACE for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn")}
+SEARCH_SPACES["c51"] = {flag: space for flag, space in DQN_SPACE.items() if flag != "--huber-delta"}
+# The score of a trial from its seeds' final greedy evaluations.
+OBJECTIVES = {"worst": min, "mean": np.mean}
 
 # The trials' processes import nothing from benchmarks/: run.py's functions travel with the trial.
 ray.cloudpickle.register_pickle_by_value(run)
@@ -86,14 +96,28 @@ def evaluations(log: Path) -> list[tuple[int, float]]:
     return found
 
 
-def trial(config: dict, algorithm: str, env_id: str, seeds: list[int], settings: list[str], budget: int):
+def trial(
+    config: dict,
+    algorithm: str,
+    env_id: str,
+    seeds: list[int],
+    settings: list[str],
+    budget: int,
+    objective: str,
+):
     """One trial: the algorithm with the settings in `config` on each seed in turn, its evaluations
-    reported to Tune as the runs log them."""
+    reported to Tune as the runs log them, and its finished seeds kept in a checkpoint."""
     root = Path.cwd()  # the copy of the repository that Ray unpacked for this trial
     trial_dir = Path(tune.get_context().get_trial_dir())
     command = command_line(flags(settings) | {flag: str(value) for flag, value in config.items()})
+    score = OBJECTIVES[objective]
     finals, rows = [], []
+    if checkpoint := tune.get_checkpoint():  # a resumed study: this trial had finished these seeds
+        with checkpoint.as_directory() as directory:
+            finals, rows = json.loads((Path(directory) / "seeds.json").read_text())
     for done, seed in enumerate(seeds):
+        if done < len(finals):
+            continue
         work_dir = trial_dir / f"seed_{seed}"
         with ThreadPoolExecutor(1) as pool:
             launched = pool.submit(run_one, algorithm, env_id, seed, command, work_dir, root)
@@ -105,7 +129,11 @@ def trial(config: dict, algorithm: str, env_id: str, seeds: list[int], settings:
                     # one at the budget's end is the run's final evaluation, reported with the run
                     if step < budget:
                         tune.report(
-                            {"score": np.mean([*finals, mean_return]), "env_steps": done * budget + step}
+                            {
+                                "score": float(score([*finals, mean_return])),
+                                "env_steps": done * budget + step,
+                                "finals": finals,
+                            }
                         )
                 reported = len(logged)
                 if finished:
@@ -116,16 +144,40 @@ def trial(config: dict, algorithm: str, env_id: str, seeds: list[int], settings:
             raise RuntimeError(f"seed {seed}: {row['error'].strip().splitlines()[-1]}")
         finals.append(row["eval_mean"])
         rows.append(row | {"machine": machine(1)})
-        # a finished run counts as its whole budget, however early it was solved; its row travels as
-        # text, which Tune's loggers pass over (they would try to chart a list of dicts)
-        tune.report(
-            {
-                "score": np.mean(finals),
-                "env_steps": (done + 1) * budget,
-                "finals": finals,
-                "runs": json.dumps(rows),
-            }
-        )
+        # a finished run counts as its whole budget, however early it was solved; its row travels in
+        # the checkpoint, which Tune's loggers leave alone (they would try to chart a list of dicts)
+        with tempfile.TemporaryDirectory() as directory:
+            (Path(directory) / "seeds.json").write_text(json.dumps([finals, rows]))
+            tune.report(
+                {"score": float(score(finals)), "env_steps": (done + 1) * budget, "finals": finals},
+                checkpoint=tune.Checkpoint.from_directory(directory),
+            )
+
+
+class WriteTrials(tune.Callback):
+    """Appends each trial to `out` as it ends, finished or stopped early, so that a study cut short
+    keeps what it has learned."""
+
+    def __init__(self, out: Path, fields: dict):
+        self.out, self.fields = out, fields
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info):
+        last = trial.last_result
+        runs = []
+        if trial.checkpoint is not None:
+            with trial.checkpoint.as_directory() as directory:
+                runs = json.loads((Path(directory) / "seeds.json").read_text())[1]
+        row = self.fields | {
+            "config": trial.config,
+            "score": float(last["score"]),
+            "finals": last["finals"],
+            "stopped_early": len(last["finals"]) < len(self.fields["seeds"]),
+            "env_steps": int(last["env_steps"]),
+            "seconds": round(float(last["time_total_s"]), 1),
+            "runs": runs,
+        }
+        with open(self.out, "a") as f:
+            f.write(json.dumps(row) + "\n")
 
 
 def main():
@@ -147,8 +199,19 @@ def main():
         help="where Tune keeps the trials' files; on a cluster, a path every node can write",
     )
     parser.add_argument("--out", help="default: benchmarks/results/tune/<algorithm>_<env-id>.jsonl")
+    parser.add_argument(
+        "--objective", default="worst", choices=sorted(OBJECTIVES), help="of the seeds' finals"
+    )
+    parser.add_argument(
+        "--resume", metavar="STUDY_DIR", help="go on with the study cut short there (with its own arguments)"
+    )
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: arguments passed to every run")
     opts = parser.parse_args()
+    study = Path(opts.resume) if opts.resume else None
+    if study:
+        if not (study / "tune.json").exists():
+            parser.error(f"--resume {study}: no study of tune.py there (it has no tune.json)")
+        opts = parser.parse_args(json.loads((study / "tune.json").read_text()))
     extra = opts.extra[1:] if opts.extra[:1] == ["--"] else opts.extra
     settings = command_line(flags(HYPERPARAMETERS.get((opts.algorithm, opts.env_id), []) + extra))
     if "--total-timesteps" not in settings:
@@ -163,61 +226,62 @@ def main():
     # Tune would start each trial in a directory of its own; with this, a trial starts in the copy of
     # the repository that Ray unpacked, from which it launches its runs
     os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
-    trainable = tune.with_parameters(
-        trial,
-        algorithm=opts.algorithm,
-        env_id=opts.env_id,
-        seeds=opts.seeds,
-        settings=settings,
-        budget=budget,
-    )
-    tuner = tune.Tuner(
-        tune.with_resources(trainable, {"cpu": 1}),  # a run uses one thread (torch.set_num_threads(1))
-        param_space=SEARCH_SPACES[opts.algorithm],
-        tune_config=tune.TuneConfig(
-            metric="score",
-            mode="max",
-            search_alg=OptunaSearch(sampler=optuna.samplers.TPESampler(seed=opts.sampler_seed)),
-            scheduler=ASHAScheduler(
-                time_attr="env_steps",
-                max_t=budget * len(opts.seeds),
-                grace_period=budget // 2,
-                reduction_factor=2,
-            ),
-            num_samples=opts.trials,
+    trainable = tune.with_resources(  # a run uses one thread (torch.set_num_threads(1))
+        tune.with_parameters(
+            trial,
+            algorithm=opts.algorithm,
+            env_id=opts.env_id,
+            seeds=opts.seeds,
+            settings=settings,
+            budget=budget,
+            objective=opts.objective,
         ),
-        run_config=tune.RunConfig(
-            name=f"{opts.algorithm}_{opts.env_id}_{time.strftime('%Y%m%d-%H%M%S')}",
-            storage_path=opts.storage_path,
-            verbose=1,
-        ),
+        {"cpu": 1},
     )
-    grid = tuner.fit()
-
-    trials = []
-    for result in grid:
-        if result.error:
-            print(f"trial {result.path}: {result.error}")
-            continue
-        last = result.metrics
-        trials.append({
+    if study:
+        tuner = tune.Tuner.restore(str(study), trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        study = Path(opts.storage_path) / f"{opts.algorithm}_{opts.env_id}_{time.strftime('%Y%m%d-%H%M%S')}"
+        study.mkdir(parents=True)
+        (study / "tune.json").write_text(json.dumps(sys.argv[1:]))
+        fields = {
             "algorithm": opts.algorithm,
             "env_id": opts.env_id,
             "seeds": opts.seeds,
             "settings": " ".join(settings),
-            "config": result.config,
-            "score": float(last["score"]),
-            "finals": last.get("finals", []),
-            "stopped_early": len(last.get("finals", [])) < len(opts.seeds),
-            "env_steps": int(last["env_steps"]),
-            "seconds": round(float(last["time_total_s"]), 1),
-            "runs": json.loads(last.get("runs", "[]")),
+            "objective": opts.objective,
+            "study": study.name,
             "command": " ".join(["python benchmarks/tune.py", *sys.argv[1:]]),
-        })  # fmt: skip
-    with open(out, "a") as f:
-        for row in trials:
-            f.write(json.dumps(row) + "\n")
+        }
+        tuner = tune.Tuner(
+            trainable,
+            param_space=SEARCH_SPACES[opts.algorithm],
+            tune_config=tune.TuneConfig(
+                metric="score",
+                mode="max",
+                search_alg=OptunaSearch(sampler=optuna.samplers.TPESampler(seed=opts.sampler_seed)),
+                scheduler=ASHAScheduler(
+                    time_attr="env_steps",
+                    max_t=budget * len(opts.seeds),
+                    grace_period=budget // 2,
+                    reduction_factor=2,
+                ),
+                num_samples=opts.trials,
+            ),
+            run_config=tune.RunConfig(
+                name=study.name,
+                storage_path=opts.storage_path,
+                callbacks=[WriteTrials(out, fields)],
+                verbose=1,
+            ),
+        )
+    print(f"the study's directory, to go on with it if it is cut short: --resume {study}")
+    for result in tuner.fit():
+        if result.error:
+            print(f"trial {result.path}: {result.error}")
 
+    written = out.read_text().splitlines() if out.exists() else []
+    trials = [row for line in written if (row := json.loads(line)).get("study") == study.name]
     trials.sort(key=lambda row: (not row["stopped_early"], row["score"]), reverse=True)
     print(f"\n{len(trials)} trials (best first), written to {out}:")
     for row in trials:

@@ -1,9 +1,12 @@
 """Sweeps and tuning on Ray (the [sweep] extra): a two-run sweep of benchmarks/run.py in Ray mode and a
-two-trial study of benchmarks/tune.py, each on a Ray started inside the command, with tiny budgets."""
+two-trial study of benchmarks/tune.py and a study cut short and resumed, each on a Ray started inside
+the command, with tiny budgets."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +69,38 @@ def test_a_two_trial_study_writes_each_trial_and_the_best_command(tmp_path):
         for flag, value in t["config"].items():
             assert f"{flag} {value}" in t["runs"][0]["settings"]
         assert t["finals"] == [r["eval_mean"] for r in t["runs"]]
-        assert t["score"] == pytest.approx(np.mean(t["finals"]))
+        assert t["objective"] == "worst" and t["score"] == pytest.approx(min(t["finals"]))
     best = max(finished, key=lambda t: t["score"])
     assert "python algorithms/dqn.py --env-id CartPole-v1 --total-timesteps 1500" in stdout
     assert f"--batch-size {best['config']['--batch-size']}" in stdout.split("the best, as a command:")[1]
+
+
+def test_a_study_cut_short_goes_on_from_the_seeds_its_trials_finished(tmp_path):
+    out, storage = tmp_path / "study.jsonl", tmp_path / "tune"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "tune.py"), "--algorithm", "dqn", "--env-id", "CartPole-v1",
+        "--seeds", "1", "2", "--trials", "1", "--objective", "mean", "--out", str(out), "--storage-path",
+        str(storage), "--", "--total-timesteps", "3000",
+    ]  # fmt: skip
+    study = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # cut it once its trial has finished seed 1 (a checkpoint), as Ctrl-C would
+    deadline = time.monotonic() + 300
+    while not list(storage.glob("*/trial_*/checkpoint_*")):
+        assert study.poll() is None and time.monotonic() < deadline, study.stdout.read()[-3000:]
+        time.sleep(0.5)
+    study.send_signal(signal.SIGINT)
+    study.communicate(timeout=300)
+    assert not out.exists()  # the trial had not ended
+    first_log = next(storage.glob("*/trial_*/seed_1/output.log"))
+    seed_1_ended = first_log.stat().st_mtime_ns
+
+    (directory,) = storage.iterdir()
+    stdout = launch("tune.py", "--resume", str(directory))
+    (t,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["seed"] for r in t["runs"]] == [1, 2] and not t["stopped_early"]
+    assert t["objective"] == "mean" and t["score"] == pytest.approx(np.mean(t["finals"]))
+    assert first_log.stat().st_mtime_ns == seed_1_ended  # seed 1 was not run again
+    assert "1 trials (best first)" in stdout
 
 
 def test_flags_read_a_command_line_as_run_py_writes_it():
