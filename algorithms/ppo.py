@@ -9,8 +9,8 @@ gradient taken at a policy that is no longer the one being changed, and a large 
 policy. PPO takes `update_epochs` passes over the rollout in shuffled minibatches, and keeps each
 policy close to the one that collected the rollout, π_old, by clipping the probability ratio:
 
-    r_t(θ)   = π_θ(a_t|s_t) / π_old(a_t|s_t)
-    L^CLIP   = − mean [ min( r_t Â_t, clip(r_t, 1 − ε, 1 + ε) Â_t ) ]
+    ρ_t(θ)   = π_θ(a_t|s_t) / π_old(a_t|s_t)
+    L^CLIP   = − mean [ min( ρ_t Â_t, clip(ρ_t, 1 − ε, 1 + ε) Â_t ) ]
     L^V      = ½ mean [ max( (V_θ(s_t) − R_t)², (V_old(s_t) + clip(V_θ(s_t) − V_old(s_t), −ε, ε) − R_t)² ) ]
     L(θ)     = L^CLIP + c_v L^V − β mean [ H(π_θ(·|s_t)) ]
 
@@ -22,7 +22,12 @@ are GAE(λ)'s, computed once per rollout from V_old, as in `a2c.py`:
     Â_t = δ_t + γλ (1 − ended_t) Â_{t+1}
 
 a termination cuts the bootstrap, a truncation keeps it (from the episode's true last state), either
-ends the sum, and a step that only resets an env is no transition. ε is `clip_coef`.
+ends the sum, and a step that only resets an env is no transition; the rollout's last transitions
+bootstrap from V_old of the states the rollout stopped in. ε is `clip_coef`, for the value in the
+return's own units. π_old and V_old are computed once the rollout is collected; with
+`--normalize-observation` they see the statistics as they stand at its end, so π_old differs from
+the policy that drew the actions by the statistics' drift over one rollout (the first minibatch's
+ratio is then exactly 1).
 
 The details, each with its reason:
 - Â is normalised to zero mean and unit variance within each minibatch: the step size then does not
@@ -35,10 +40,11 @@ The details, each with its reason:
   balance them in a shared torso, as c_v does in `a2c.py`.
 - Orthogonal initialisation, gains √2 in the hidden layers, 0.01 in the policy's last (the first
   policy is close to uniform, or to a mean of 0) and 1 in the value's; biases 0.
-- Adam with ε = 1e-5 (PyTorch's default is 1e-8), the reference implementations' value.
+- Adam with its own ε (the floor of its denominator) at 1e-5, not PyTorch's 1e-8: the reference
+  implementations' value.
 - The whole gradient is clipped to a norm of `max_grad_norm`; the learning rate falls linearly to 0
   over the run (`--anneal-lr`, on by default).
-- `losses/approx_kl`, the estimator mean[(r − 1) − log r] of KL(π_old ‖ π_θ), and `losses/clipfrac`,
+- `losses/approx_kl`, the estimator mean[(ρ − 1) − log ρ] of KL(π_old ‖ π_θ), and `losses/clipfrac`,
   the share of transitions whose ratio was clipped, say how far each update moved the policy;
   `--target-kl` stops a rollout's epochs early once the KL of an epoch's last minibatch passes it.
 
@@ -50,6 +56,10 @@ statistics are buffers of the network and the return's a part of the learner, so
 holds them, the evaluation uses them as they are, and a resumed run goes on with them. (The popular
 single-file PPO normalises with env wrappers whose statistics are not saved with the model: a policy
 loaded elsewhere sees inputs it was not trained on.)
+
+The defaults are the reference implementations' for CartPole but for rollouts of 8 envs × 32 steps
+(4 × 128 there) and a learning rate of 2.5e-3 (2.5e-4 there): with theirs, CartPole took ~170k steps
+(MEASURED.md), with these ~33k (benchmarks/RESULTS.md, ppo_cartpole).
 
 What differs from `a2c.py`: this docstring; the `Args` of the epochs, minibatches, clipping and KL
 (and the defaults); `layer_init` and the two networks of `ActorCritic`; and in `train`, Adam's ε,

@@ -775,6 +775,11 @@ MUTATIONS = {
             "all_values = torch.cat([values, torch.zeros_like(values[-1:])]).cpu().numpy()",
         ),
         (
+            "the learning rate annealed one rollout ahead: the first update already below --learning-rate",
+            "done = (iteration - 1) * batch_size / run.planned_steps",
+            "done = iteration * batch_size / run.planned_steps",
+        ),
+        (
             "the sign of the policy gradient",
             "policy_loss = -(advantages * log_probs).mean()",
             "policy_loss = (advantages * log_probs).mean()",
@@ -988,6 +993,37 @@ MUTATIONS = {
             "as many minibatches as asked, empty ones included",
             "num_minibatches = min(args.num_minibatches, len(real))",
             "num_minibatches = args.num_minibatches",
+        ),
+        (
+            "no bootstrap where the rollout cuts an episode",
+            "all_values = torch.cat([values_old, agent(b_obs[-1:])[1]]).cpu().numpy()",
+            "all_values = torch.cat([values_old, torch.zeros_like(values_old[-1:])]).cpu().numpy()",
+        ),
+        (
+            "the learning rate annealed one rollout ahead: the first update already below --learning-rate",
+            "done = (iteration - 1) * batch_size / run.planned_steps",
+            "done = iteration * batch_size / run.planned_steps",
+        ),
+        (
+            "continuous actions clipped before they are stored: learned from as clipped, not as drawn",
+            "rollout.add(t, obs, actions, rewards, terminations, truncations, autoreset)",
+            "rollout.add(t, obs, to_env(actions, action_space), rewards, terminations, truncations, autoreset)",
+        ),
+        (
+            "the observation statistics updated in the evaluation too: they would drift with every check",
+            "        out = self.actor(self.normalize(x))\n",
+            "        self.obs_rms.update(x.cpu().numpy()) if self.obs_rms is not None else None\n"
+            "        out = self.actor(self.normalize(x))\n",
+        ),
+        (
+            "the observations' statistics never updated: normalising does nothing",
+            "agent.obs_rms.update(obs[~autoreset])",
+            "pass",
+        ),
+        (
+            "the observations' statistics updated with the reset steps' last observations too",
+            "agent.obs_rms.update(obs[~autoreset])",
+            "agent.obs_rms.update(obs)",
         ),
     ],
 }

@@ -212,11 +212,12 @@ def test_the_network_sees_observations_less_their_mean_over_their_std_clipped_to
         torch.testing.assert_close(agent.greedy(obs), plain.greedy(seen))
 
 
-def test_the_statistics_are_of_the_states_acted_from_and_the_evaluation_leaves_them_alone(monkeypatch):
+@pytest.mark.parametrize("name", ["a2c", "ppo"])  # the same lines in both files
+def test_the_statistics_are_of_the_states_acted_from_and_the_evaluation_leaves_them_alone(monkeypatch, name):
     # one env on the chain: states 0 and 1 acted from, then the step that only resets the env from state 2,
     # which is not a state acted from; 24 steps (three rollouts of 8) are eight episodes
-    evaluated = []
-    evaluate = a2c.evaluate
+    algorithm, evaluated = load_algorithm(name), []
+    evaluate = algorithm.evaluate
 
     def evaluate_and_look(agent, *args):
         before = agent.obs_rms.state_dict()
@@ -224,9 +225,10 @@ def test_the_statistics_are_of_the_states_acted_from_and_the_evaluation_leaves_t
         evaluated.append(all(torch.equal(before[key], agent.obs_rms.state_dict()[key]) for key in before))
         return returns
 
-    monkeypatch.setattr(a2c, "evaluate", evaluate_and_look)
-    settings = PROBE | dict(total_timesteps=24, normalize_observation=True, save_model=True)
-    summary = a2c.train(a2c.Args(env_id="Chain-v0", **settings))
+    monkeypatch.setattr(algorithm, "evaluate", evaluate_and_look)
+    settings = (PROBE if name == "a2c" else PPO_PROBE) | dict(num_steps=8, total_timesteps=24)
+    settings |= dict(normalize_observation=True, save_model=True)
+    summary = algorithm.train(algorithm.Args(**({"env_id": "Chain-v0"} | settings)))
     obs_rms = torch.load(summary["model_path"], weights_only=False)["agent"]
     mean, var = pooled(np.eye(3)[[0, 1] * 8])
     np.testing.assert_allclose(obs_rms["obs_rms.mean"].numpy(), mean)
@@ -281,6 +283,48 @@ def test_a_normalized_run_cut_and_resumed_ends_as_an_uninterrupted_one(name):
         assert ends[0][key].keys() == ends[1][key].keys()
         for name, value in ends[0][key].items():
             assert torch.equal(value, ends[1][key][name]), (key, name)
+
+
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_the_annealed_learning_rate_falls_linearly_from_the_first_rollout_s_update(monkeypatch, name):
+    algorithm = load_algorithm(name)
+    rates = []  # each step's learning rate, as the step finds it
+
+    class RecordingRate(torch.optim.Adam):
+        def step(self, closure=None):
+            rates.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordingRate)
+    # four rollouts of 6 steps: each rollout's updates at lr · (1 − k/4), k the rollouts before it
+    settings = (PROBE if name == "a2c" else PPO_PROBE) | dict(num_steps=6, total_timesteps=24, anneal_lr=True)
+    algorithm.train(algorithm.Args(**({"env_id": "Chain-v0"} | settings)))
+    assert sorted(set(rates), reverse=True) == pytest.approx([1e-9, 0.75e-9, 0.5e-9, 0.25e-9])
+    assert rates == sorted(rates, reverse=True)
+
+
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_a_rollout_that_stops_mid_episode_bootstraps_from_the_value_of_the_state_it_stopped_in(
+    monkeypatch, name
+):
+    algorithm = load_algorithm(name)
+    probes.actor_critic_tables(algorithm, monkeypatch, LOGITS, V)
+    bootstraps = []
+
+    class RecordingRollout(algorithm.Rollout):
+        def advantages(self, values, gamma, gae_lambda):
+            # V(s_T), s_T the state after the rollout's last step, the chain's one-hot observation
+            bootstraps.append((int(np.argmax(self.obs[-1][0])), float(values[-1][0])))
+            return super().advantages(values, gamma, gae_lambda)
+
+    monkeypatch.setattr(algorithm, "Rollout", RecordingRollout)
+    # rollouts of four steps on the chain's cycle of three (states 0, 1, then 2 where the env only
+    # resets) stop in state 1, 2 and 0 in turn: the first and the last cut an episode, and their last
+    # transition's target bootstraps from V(s_T)
+    settings = (PROBE if name == "a2c" else PPO_PROBE) | dict(num_steps=4, total_timesteps=24)
+    algorithm.train(algorithm.Args(**({"env_id": "Chain-v0"} | settings)))
+    assert [state for state, _ in bootstraps] == [1, 2, 0, 1, 2, 0]
+    assert [value for _, value in bootstraps] == pytest.approx([V[state] for state, _ in bootstraps])
 
 
 @pytest.mark.parametrize("name", ["a2c", "ppo"])

@@ -156,6 +156,26 @@ def test_each_pass_learns_from_every_transition_once(monkeypatch, num_minibatche
     assert all(np.array_equal(order, np.arange(16)) for order in seen) and len(seen) == 2
 
 
+def test_a_gaussian_policy_s_rollout_keeps_the_actions_drawn_not_the_clipped_ones(monkeypatch):
+    # actions in [−1, 1], the Gaussian's means ±0.5, σ = 1: a third of the draws fall outside the bounds.
+    # The env gets them clipped; π_old's log-probability and the ratio are of the actions as drawn
+    agents = probes.actor_critic_tables(ppo, monkeypatch, [[0.5], [-0.5], [0.0]], [0.0, 0.0, 0.0])
+    stored = []
+
+    class RecordingRollout(ppo.Rollout):
+        def add(self, t, obs, actions, *args, **kwargs):
+            stored.append(actions.copy())
+            super().add(t, obs, actions, *args, **kwargs)
+
+    monkeypatch.setattr(ppo, "Rollout", RecordingRollout)
+    ppo.train(ppo.Args(**(PROBE | dict(env_id="ContinuousChain-v0"))))
+    (agent,) = agents
+    drawn = [actions.numpy() for _, actions in agent.acted]
+    assert len(stored) == len(drawn) == 30
+    np.testing.assert_array_equal(np.concatenate(stored), np.concatenate(drawn))
+    assert np.abs(np.concatenate(drawn)).max() > 1
+
+
 def test_a_continuous_run_with_its_settings_learns_to_swing_the_pendulum_up():
     # the settings of benchmarks/run.py for Pendulum-v1, a fifth of their budget (the learning rate
     # annealed over it): greedy −185 on seed 1, where the untrained policy scores about −1,200
