@@ -666,6 +666,11 @@ class Run:
         np.random.set_state(numpy_state)
         torch.set_rng_state(torch_state)
         print(f"resuming {self.name} after step {self.step:,}")
+        if self.args.total_timesteps > self.planned_steps:
+            print(
+                f"notice: --total-timesteps {self.args.total_timesteps:,} goes past the {self.planned_steps:,} the run "
+                "began with; any schedule over the run (ε, an annealed learning rate) stays where it ended"
+            )
         if self.checkpoint["envs"] is None:
             print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
             return where

@@ -328,7 +328,7 @@ def test_a_rollout_that_stops_mid_episode_bootstraps_from_the_value_of_the_state
 
 
 @pytest.mark.parametrize("name", ["a2c", "ppo"])
-def test_the_annealed_learning_rate_reaches_0_at_the_end_of_the_budget_the_run_began_with(name):
+def test_the_annealed_learning_rate_reaches_0_at_the_end_of_the_budget_the_run_began_with(name, capsys):
     algorithm = load_algorithm(name)
     # a run of 512 steps, resumed to go on to 1,024: its learning rate fell to 0 at step 512, as every
     # schedule keeps the budget the run began with, and the network learns no more
@@ -337,6 +337,7 @@ def test_the_annealed_learning_rate_reaches_0_at_the_end_of_the_budget_the_run_b
     first = algorithm.train(algorithm.Args(total_timesteps=512, **settings))
     before = torch.load(first["model_path"], weights_only=False)["agent"]
     algorithm.train(algorithm.Args(total_timesteps=1_024, resume=first["model_path"], **settings))
+    assert "notice: --total-timesteps 1,024 goes past the 512 the run began with" in capsys.readouterr().out
     after = torch.load(first["model_path"], weights_only=False)
     assert after["global_step"] == 1_024
     assert all(torch.equal(value, after["agent"][name]) for name, value in before.items())
