@@ -1,6 +1,6 @@
 """Sweeps and tuning on Ray (the [sweep] extra): a two-run sweep of benchmarks/run.py in Ray mode and a
-two-trial study of benchmarks/tune.py and a study cut short and resumed, each on a Ray started inside
-the command, with tiny budgets."""
+two-trial study of benchmarks/tune.py, cut short and resumed, each on a Ray started inside the command,
+with tiny budgets."""
 
 import json
 import signal
@@ -47,12 +47,29 @@ def test_a_sweep_in_ray_mode_writes_a_row_per_run_and_resumes(tmp_path):
     assert "0 runs to do (2 already" in launch("run.py", *command)
 
 
-def test_a_two_trial_study_writes_each_trial_and_the_best_command(tmp_path):
-    out = tmp_path / "study.jsonl"
-    stdout = launch(
-        "tune.py", "--algorithm", "dqn", "--env-id", "CartPole-v1", "--seeds", "1", "2", "--trials", "2",
-        "--out", str(out), "--storage-path", str(tmp_path / "tune"), "--", "--total-timesteps", "1500",
-    )  # fmt: skip
+def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_command(tmp_path):
+    out, storage = tmp_path / "study.jsonl", tmp_path / "tune"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "tune.py"), "--algorithm", "dqn", "--env-id", "CartPole-v1",
+        "--seeds", "1", "2", "--trials", "2", "--out", str(out), "--storage-path", str(storage), "--",
+        "--total-timesteps", "3000",
+    ]  # fmt: skip
+    study = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # cut it once a trial has finished seed 1 (its checkpoint), as Ctrl-C would
+    deadline = time.monotonic() + 300
+    while not (checkpointed := list(storage.glob("*/trial_*/checkpoint_*"))):
+        assert study.poll() is None and time.monotonic() < deadline, study.stdout.read()[-3000:]
+        time.sleep(0.5)
+    study.send_signal(signal.SIGINT)
+    study.communicate(timeout=300)
+    first_logs = {
+        path: path.stat().st_mtime_ns for path in (c.parent / "seed_1" / "output.log" for c in checkpointed)
+    }
+    assert len(out.read_text().splitlines() if out.exists() else []) < 2  # not every trial had ended
+
+    (directory,) = storage.iterdir()
+    stdout = launch("tune.py", "--resume", str(directory))
+    assert all(path.stat().st_mtime_ns == ended for path, ended in first_logs.items())  # not run again
     trials = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(trials) == 2
     assert trials[0]["config"] != trials[1]["config"]
@@ -61,9 +78,9 @@ def test_a_two_trial_study_writes_each_trial_and_the_best_command(tmp_path):
     assert finished
     for t in trials:
         assert set(t["config"]) == set(tune.SEARCH_SPACES["dqn"])
-        assert t["settings"] == "--total-timesteps 1500 --eval-frequency 150"
+        assert t["settings"] == "--total-timesteps 3000 --eval-frequency 300"
     for t in finished:
-        assert t["env_steps"] == 2 * 1500
+        assert t["env_steps"] == 2 * 3000
         assert [r["seed"] for r in t["runs"]] == [1, 2]
         # the runs were launched with the trial's settings, and their final evaluations make its score
         for flag, value in t["config"].items():
@@ -71,36 +88,9 @@ def test_a_two_trial_study_writes_each_trial_and_the_best_command(tmp_path):
         assert t["finals"] == [r["eval_mean"] for r in t["runs"]]
         assert t["objective"] == "worst" and t["score"] == pytest.approx(min(t["finals"]))
     best = max(finished, key=lambda t: t["score"])
-    assert "python algorithms/dqn.py --env-id CartPole-v1 --total-timesteps 1500" in stdout
+    assert "2 trials (best first)" in stdout
+    assert "python algorithms/dqn.py --env-id CartPole-v1 --total-timesteps 3000" in stdout
     assert f"--batch-size {best['config']['--batch-size']}" in stdout.split("the best, as a command:")[1]
-
-
-def test_a_study_cut_short_goes_on_from_the_seeds_its_trials_finished(tmp_path):
-    out, storage = tmp_path / "study.jsonl", tmp_path / "tune"
-    command = [
-        sys.executable, str(ROOT / "benchmarks" / "tune.py"), "--algorithm", "dqn", "--env-id", "CartPole-v1",
-        "--seeds", "1", "2", "--trials", "1", "--objective", "mean", "--out", str(out), "--storage-path",
-        str(storage), "--", "--total-timesteps", "3000",
-    ]  # fmt: skip
-    study = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # cut it once its trial has finished seed 1 (a checkpoint), as Ctrl-C would
-    deadline = time.monotonic() + 300
-    while not list(storage.glob("*/trial_*/checkpoint_*")):
-        assert study.poll() is None and time.monotonic() < deadline, study.stdout.read()[-3000:]
-        time.sleep(0.5)
-    study.send_signal(signal.SIGINT)
-    study.communicate(timeout=300)
-    assert not out.exists()  # the trial had not ended
-    first_log = next(storage.glob("*/trial_*/seed_1/output.log"))
-    seed_1_ended = first_log.stat().st_mtime_ns
-
-    (directory,) = storage.iterdir()
-    stdout = launch("tune.py", "--resume", str(directory))
-    (t,) = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["seed"] for r in t["runs"]] == [1, 2] and not t["stopped_early"]
-    assert t["objective"] == "mean" and t["score"] == pytest.approx(np.mean(t["finals"]))
-    assert first_log.stat().st_mtime_ns == seed_1_ended  # seed 1 was not run again
-    assert "1 trials (best first)" in stdout
 
 
 def test_flags_read_a_command_line_as_run_py_writes_it():
