@@ -605,6 +605,10 @@ def load_checkpoint(path: str, args) -> dict:
     ]
     if changed:
         print(f"resuming with the checkpoint's arguments, and from the command line: {', '.join(changed)}")
+    # a checkpoint of an earlier version of this file holds none of the arguments added since
+    added = [f"--{name.replace('_', '-')} {value}" for name, value in vars(args).items() if name not in saved]
+    if added:
+        print(f"notice: the checkpoint predates {', '.join(added)}; the resumed run takes these values")
     return checkpoint
 
 

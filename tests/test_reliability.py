@@ -273,6 +273,16 @@ def test_a_resumed_run_keeps_its_arguments_and_schedules(capsys):
     after = [e.value for e in events.Scalars("charts/epsilon") if e.step > 2_000]
     assert after and all(epsilon == 0.0 for epsilon in after)
 
+    # a checkpoint written before an argument existed (here --huber-delta) says so, and takes today's value
+    checkpoint = torch.load(first["model_path"], weights_only=False)
+    del checkpoint["args"]["huber_delta"]
+    torch.save(checkpoint, first["model_path"])
+    capsys.readouterr()
+    algorithm.train(algorithm.Args(total_timesteps=20_500, resume=first["model_path"], **settings))
+    assert (
+        "notice: the checkpoint predates --huber-delta 10.0; the resumed run takes" in capsys.readouterr().out
+    )
+
 
 class PickledByArguments(CartPoleEnv, gym.utils.EzPickle):
     """CartPole, pickled as MuJoCo's and Box2D's envs are: by the arguments it was made with (EzPickle),
