@@ -174,7 +174,12 @@ def plot_values(env_id: str, results: list[dict], out_dir: Path, sweep: str) -> 
 def study(name: str, trials: list[dict], out_dir: Path | None) -> list[str]:
     """A tuning study written by tune.py: its trials best first (the finished before those stopped
     early), and a plot of each hyper-parameter against the objective."""
-    trials = sorted(trials, key=lambda t: (not t["stopped_early"], t["score"]), reverse=True)
+    # the finished first, by score, then by the seeds' mean (the worst seed's score, clipped, ties)
+    trials = sorted(
+        trials,
+        key=lambda t: (not t["stopped_early"], t["score"], np.mean(t["finals"] or [-np.inf])),
+        reverse=True,
+    )
     searched = list(trials[0]["config"])
     seeds = trials[0]["seeds"]
     lines = [
@@ -209,7 +214,7 @@ def study(name: str, trials: list[dict], out_dir: Path | None) -> list[str]:
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(flag)
     # the first study (its rows name no objective) scored the mean of its seeds' finals
-    objective = {"mean": "mean", "worst": "worst seed's"}[trials[0].get("objective", "mean")]
+    objective = {"mean": "mean", "worst": "worst seed's (≤ threshold)"}[trials[0].get("objective", "mean")]
     np.atleast_1d(axes)[0].set_ylabel(
         f"score: {objective} final greedy eval\n(below {floor}: drawn at {floor})"
     )

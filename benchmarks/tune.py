@@ -9,8 +9,9 @@ which Optuna's TPE sampler draws in the light of the trials before it. The trial
 each of `--seeds` in turn, exactly as benchmarks/run.py runs it (a process of its own, with the
 environment's settings from run.py's HYPERPARAMETERS and what follows `--`, the trial's values in
 place of theirs), with a greedy evaluation every `--eval-frequency` steps. Its objective, `score`,
-is the *worst* of the seeds' final greedy evaluations (10 episodes each; `--objective mean`: their
-mean): a setting is as good as the seed it fails. Two seeds and their mean are cheap but blind to
+is the *worst* of the seeds' final greedy evaluations (10 episodes each), clipped at the env's
+threshold (`--objective mean`: their mean): a setting is as good as the seed it fails, and every
+setting that solves each seed is as good as the next; the trials that tie are then ranked by mean. Two seeds and their mean are cheap but blind to
 a failure one seed in five has (RESULTS.md, the first LunarLander study).
 
 Bad trials stop early (ASHA). A trial reports each evaluation as its run logs it, as `score`: the
@@ -50,7 +51,7 @@ import run
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
-from run import HYPERPARAMETERS, ROOT, machine, run_one, start_ray
+from run import HYPERPARAMETERS, ROOT, THRESHOLDS, machine, run_one, start_ray
 
 # What Optuna may choose, per algorithm: flags of the algorithm file and their ranges.
 DQN_SPACE = {
@@ -63,8 +64,19 @@ DQN_SPACE = {
 }
 SEARCH_SPACES = {name: DQN_SPACE for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn")}
 SEARCH_SPACES["c51"] = {flag: space for flag, space in DQN_SPACE.items() if flag != "--huber-delta"}
-# The score of a trial from its seeds' final greedy evaluations.
-OBJECTIVES = {"worst": min, "mean": np.mean}
+OBJECTIVES = ("worst", "mean")
+
+
+def score(finals: list[float], objective: str, threshold: float) -> float:
+    """A trial's score from its seeds' final greedy evaluations (so far). The worst seed's is clipped
+    at the env's threshold: a setting that has solved every seed so far has done what is asked, and
+    ranking such settings by how far above it their worst seed landed ranks noise (it stopped good
+    trials: RESULTS.md, dqn_LunarLander-v3_5seeds). ASHA stops only a trial strictly below a rung's
+    cutoff, so those tie at the threshold and go on."""
+    if objective == "mean":
+        return float(np.mean(finals))
+    return float(min(min(finals), threshold))
+
 
 # The trials' processes import nothing from benchmarks/: run.py's functions travel with the trial.
 ray.cloudpickle.register_pickle_by_value(run)
@@ -104,13 +116,13 @@ def trial(
     settings: list[str],
     budget: int,
     objective: str,
+    threshold: float,
 ):
     """One trial: the algorithm with the settings in `config` on each seed in turn, its evaluations
     reported to Tune as the runs log them, and its finished seeds kept in a checkpoint."""
     root = Path.cwd()  # the copy of the repository that Ray unpacked for this trial
     trial_dir = Path(tune.get_context().get_trial_dir())
     command = command_line(flags(settings) | {flag: str(value) for flag, value in config.items()})
-    score = OBJECTIVES[objective]
     finals, rows = [], []
     if checkpoint := tune.get_checkpoint():  # a resumed study: this trial had finished these seeds
         with checkpoint.as_directory() as directory:
@@ -130,7 +142,7 @@ def trial(
                     if step < budget:
                         tune.report(
                             {
-                                "score": float(score([*finals, mean_return])),
+                                "score": score([*finals, mean_return], objective, threshold),
                                 "env_steps": done * budget + step,
                                 "finals": finals,
                             }
@@ -149,7 +161,11 @@ def trial(
         with tempfile.TemporaryDirectory() as directory:
             (Path(directory) / "seeds.json").write_text(json.dumps([finals, rows]))
             tune.report(
-                {"score": float(score(finals)), "env_steps": (done + 1) * budget, "finals": finals},
+                {
+                    "score": score(finals, objective, threshold),
+                    "env_steps": (done + 1) * budget,
+                    "finals": finals,
+                },
                 checkpoint=tune.Checkpoint.from_directory(directory),
             )
 
@@ -199,9 +215,7 @@ def main():
         help="where Tune keeps the trials' files; on a cluster, a path every node can write",
     )
     parser.add_argument("--out", help="default: benchmarks/results/tune/<algorithm>_<env-id>.jsonl")
-    parser.add_argument(
-        "--objective", default="worst", choices=sorted(OBJECTIVES), help="of the seeds' finals"
-    )
+    parser.add_argument("--objective", default="worst", choices=OBJECTIVES, help="of the seeds' finals")
     parser.add_argument(
         "--resume", metavar="STUDY_DIR", help="go on with the study cut short there (with its own arguments)"
     )
@@ -235,6 +249,7 @@ def main():
             settings=settings,
             budget=budget,
             objective=opts.objective,
+            threshold=THRESHOLDS.get(opts.env_id, float("inf")),
         ),
         {"cpu": 1},
     )
@@ -282,7 +297,11 @@ def main():
 
     written = out.read_text().splitlines() if out.exists() else []
     trials = [row for line in written if (row := json.loads(line)).get("study") == study.name]
-    trials.sort(key=lambda row: (not row["stopped_early"], row["score"]), reverse=True)
+    # the finished first, by score, then (the worst seed's clipped score ties) by the seeds' mean
+    trials.sort(
+        key=lambda row: (not row["stopped_early"], row["score"], np.mean(row["finals"] or [-np.inf])),
+        reverse=True,
+    )
     print(f"\n{len(trials)} trials (best first), written to {out}:")
     for row in trials:
         chosen = "  ".join(f"{flag} {value:.4g}" for flag, value in row["config"].items())

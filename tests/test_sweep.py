@@ -86,11 +86,21 @@ def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_
         for flag, value in t["config"].items():
             assert f"{flag} {value}" in t["runs"][0]["settings"]
         assert t["finals"] == [r["eval_mean"] for r in t["runs"]]
-        assert t["objective"] == "worst" and t["score"] == pytest.approx(min(t["finals"]))
+        assert t["objective"] == "worst" and t["score"] == pytest.approx(
+            tune.score(t["finals"], "worst", 475)
+        )
     best = max(finished, key=lambda t: t["score"])
     assert "2 trials (best first)" in stdout
     assert "python algorithms/dqn.py --env-id CartPole-v1 --total-timesteps 3000" in stdout
     assert f"--batch-size {best['config']['--batch-size']}" in stdout.split("the best, as a command:")[1]
+
+
+def test_a_trial_scores_its_worst_seed_clipped_at_the_threshold_or_the_mean():
+    # every seed at or above the threshold: the trials tie, whatever their worst seed's margin
+    assert tune.score([251.5, 248.4], "worst", 200) == tune.score([212.0, 300.0], "worst", 200) == 200
+    assert tune.score([251.5, 139.7], "worst", 200) == pytest.approx(139.7)
+    assert tune.score([251.5, 139.7], "mean", 200) == pytest.approx(195.6)
+    assert tune.score([-150.0], "worst", float("inf")) == -150.0  # an env without a threshold
 
 
 def test_flags_read_a_command_line_as_run_py_writes_it():
