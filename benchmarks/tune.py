@@ -11,8 +11,9 @@ environment's settings from run.py's HYPERPARAMETERS and what follows `--`, the 
 place of theirs), with a greedy evaluation every `--eval-frequency` steps. Its objective, `score`,
 is the *worst* of the seeds' final greedy evaluations (10 episodes each), clipped at the env's
 threshold (`--objective mean`: their mean): a setting is as good as the seed it fails, and every
-setting that solves each seed is as good as the next; the trials that tie are then ranked by mean. Two seeds and their mean are cheap but blind to
-a failure one seed in five has (RESULTS.md, the first LunarLander study).
+setting that solves each seed is as good as the next; the trials that tie are then ranked by mean.
+Two seeds and their mean are cheap but blind to a failure one seed in five has (RESULTS.md, the
+first LunarLander study).
 
 Bad trials stop early (ASHA). A trial reports each evaluation as its run logs it, as `score`: the
 objective of the seeds' final evaluations so far and the evaluation just logged, at `env_steps`,
