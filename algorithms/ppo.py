@@ -23,8 +23,8 @@ are GAE(λ)'s, computed once per rollout from V_old, as in `a2c.py`:
 
 a termination cuts the bootstrap, a truncation keeps it (from the episode's true last state), either
 ends the sum, and a step that only resets an env is no transition; the rollout's last transitions
-bootstrap from V_old of the states the rollout stopped in. ε is `clip_coef`, for the value in the
-return's own units. π_old and V_old are computed once the rollout is collected; with
+bootstrap from V_old of the states the rollout stopped in. ε is `clip_coef`; in L^V it bounds the
+value's move in the return's own units. π_old and V_old are computed once the rollout is collected; with
 `--normalize-observation` they see the statistics as they stand at its end, so π_old differs from
 the policy that drew the actions by the statistics' drift over one rollout (the first minibatch's
 ratio is then exactly 1).

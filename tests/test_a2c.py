@@ -319,8 +319,9 @@ def test_a_rollout_that_stops_mid_episode_bootstraps_from_the_value_of_the_state
 
     monkeypatch.setattr(algorithm, "Rollout", RecordingRollout)
     # rollouts of four steps on the chain's cycle of three (states 0, 1, then 2 where the env only
-    # resets) stop in state 1, 2 and 0 in turn: the first and the last cut an episode, and their last
-    # transition's target bootstraps from V(s_T)
+    # resets) stop in state 1, 2 and 0 in turn. The first cuts an episode: its last transition, from
+    # state 0, bootstraps from V(1). In the others the last step terminated the episode or only reset
+    # the env, and V(s_T) goes unused; it is passed all the same
     settings = (PROBE if name == "a2c" else PPO_PROBE) | dict(num_steps=4, total_timesteps=24)
     algorithm.train(algorithm.Args(**({"env_id": "Chain-v0"} | settings)))
     assert [state for state, _ in bootstraps] == [1, 2, 0, 1, 2, 0]
