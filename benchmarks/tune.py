@@ -15,11 +15,11 @@ setting that solves each seed is as good as the next; the trials that tie are th
 Two seeds and their mean are cheap but blind to a failure one seed in five has (RESULTS.md, the
 first LunarLander study).
 
-Bad trials stop early (ASHA). A trial reports each evaluation as its run logs it, as `score`: the
-objective of the seeds' final evaluations so far and the evaluation just logged, at `env_steps`,
-the steps of its finished runs counted as whole budgets plus the steps of the run under way. At
-env_steps of half a budget, one, two, four…, a trial whose score is in the lower half of those the
-other trials had there stops.
+Bad trials stop early (ASHA). A trial reports each evaluation as its run logs it, at `env_steps`,
+the steps of its finished runs counted as whole budgets plus the steps of the run under way, and
+its `score` there (`running_score`): the evaluation just logged while no seed has finished, then
+the objective of the finished seeds' finals. At env_steps of half a budget, one, two, four…, a
+trial whose score is in the lower half of those the other trials had there stops.
 
 Written: one JSON line per trial to --out as the trial ends (its settings, each seed's final
 evaluation, the score, whether it was stopped early, the finished runs' rows as run.py writes
@@ -77,6 +77,14 @@ def score(finals: list[float], objective: str, threshold: float) -> float:
     if objective == "mean":
         return float(np.mean(finals))
     return float(min(min(finals), threshold))
+
+
+def running_score(finals: list[float], evaluation: float, objective: str, threshold: float) -> float:
+    """A trial's score at an evaluation of its run under way. Until a seed has finished, that
+    evaluation is all there is to judge by; after, the finished seeds' finals alone: an evaluation
+    early in a later seed's run says nothing of its final, and counted as one it stopped trials that
+    had solved their first seed in 80 s at ASHA's first rung (RESULTS.md, dqn_LunarLander-v3_clipped)."""
+    return score(finals or [evaluation], objective, threshold)
 
 
 # The trials' processes import nothing from benchmarks/: run.py's functions travel with the trial.
@@ -143,7 +151,7 @@ def trial(
                     if step < budget:
                         tune.report(
                             {
-                                "score": score([*finals, mean_return], objective, threshold),
+                                "score": running_score(finals, mean_return, objective, threshold),
                                 "env_steps": done * budget + step,
                                 "finals": finals,
                             }

@@ -103,6 +103,13 @@ def test_a_trial_scores_its_worst_seed_clipped_at_the_threshold_or_the_mean():
     assert tune.score([-150.0], "worst", float("inf")) == -150.0  # an env without a threshold
 
 
+def test_a_trial_scores_a_run_under_way_by_its_evaluation_until_a_seed_has_finished():
+    assert tune.running_score([], -120.0, "worst", 200) == -120.0
+    # then a later seed's early evaluation (a run barely begun) leaves the finished seeds' score alone
+    assert tune.running_score([231.0], -17.0, "worst", 200) == 200
+    assert tune.running_score([231.0, 139.7], -17.0, "mean", 200) == pytest.approx(185.35)
+
+
 def test_flags_read_a_command_line_as_run_py_writes_it():
     settings = ["--total-timesteps", "500", "--cuda", "--learning-rate", "1e-3", "--gamma", "-1"]
     assert tune.flags(settings) == {
