@@ -90,6 +90,8 @@ class Args:
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
     stop_when_solved: bool = True
     """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
+    check_episodes: int = 10
+    """the greedy episodes of that check, every one of which must reach the threshold"""
     checkpoint_frequency: int = 0
     """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
     resume: str | None = None
@@ -113,7 +115,7 @@ class Args:
 # The values each argument may take, as intervals; anything else is refused before the run starts.
 BOUNDS = {
     "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
-    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)",
+    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)", "check_episodes": "(0, inf)",
     "learning_rate": "(0, inf)", "critic_learning_rate": "(0, inf)", "gamma": "[0, 1]", "ent_coef": "[0, inf)",
     "hidden_size": "(0, inf)",
 }  # fmt: skip
@@ -286,7 +288,7 @@ def train(args: Args) -> dict:
         # ---- report, evaluate, checkpoint ----
         run.progress(global_step)
         if run.solved_in_training:  # then solved if every episode of a greedy check is too
-            run.check(evaluate(actor, eval_envs, args.eval_episodes, run.check_seed, device), global_step)
+            run.check(evaluate(actor, eval_envs, args.check_episodes, run.check_seed, device), global_step)
         last_iteration = iteration == num_iterations or run.solved
         if last_iteration or run.due(args.eval_frequency, global_step):
             eval_returns = evaluate(actor, eval_envs, args.eval_episodes, run.eval_seed, device)

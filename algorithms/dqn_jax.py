@@ -86,6 +86,8 @@ class Args:
     """the number of greedy episodes of each evaluation"""
     stop_when_solved: bool = True
     """stop an agent once its last 10 training returns, then a greedy check, reach the env's reward threshold"""
+    check_episodes: int = 10
+    """the greedy episodes of that check, every one of which must reach the threshold"""
     # a return to Python costs the device a pause while the chunk is logged: 1,000 steps keep that near
     # 4% of the run (5,000: slightly less), and an agent stops within 1,000 steps of being solved
     chunk_steps: int = 1_000
@@ -121,7 +123,7 @@ class Args:
 # The values each argument may take, as intervals; anything else is refused before the run starts.
 BOUNDS = {
     "seed": "[0, inf)", "num_seeds": "(0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)",
-    "eval_episodes": "(0, inf)", "chunk_steps": "(0, inf)",
+    "eval_episodes": "(0, inf)", "check_episodes": "(0, inf)", "chunk_steps": "(0, inf)",
     "learning_rate": "(0, inf)", "buffer_size": "(0, inf)", "gamma": "[0, 1]", "tau": "(0, 1]",
     "huber_delta": "(0, inf)",
     "batch_size": "(0, inf)", "hidden_size": "(0, inf)", "start_e": "[0, 1]", "end_e": "[0, 1]",
@@ -426,7 +428,7 @@ def train(args: Args) -> dict:
         if reached:
             params = jax.tree.map(itemgetter(reached), jax.device_get(agents.params))  # their networks
             check_seeds = [run.check_seeds[i] for i in reached]
-            run.check(reached, evaluate(params, check_seeds, args.eval_episodes, args.gamma)[0], steps[-1])
+            run.check(reached, evaluate(params, check_seeds, args.check_episodes, args.gamma)[0], steps[-1])
         run.progress(steps[-1])
         if run.stop_signals:
             break

@@ -219,6 +219,23 @@ def test_epsilon_falls_linearly_to_its_end():
     assert [event.value for event in logged] == pytest.approx([0.84, 0.68, 0.52, 0.36] + [0.2] * 6)
 
 
+def test_the_stop_rule_checks_check_episodes_greedy_episodes_then_evaluates_eval_episodes(monkeypatch):
+    # CartPole's threshold at 1, which every episode reaches: each agent is solved in training once its
+    # first 10 episodes end, and passes its check
+    monkeypatch.setattr(gym.spec("CartPole-v1"), "reward_threshold", 1)
+    played = []  # (agents, episodes) of each greedy evaluation, in its order
+    real_evaluate = dqn_jax.evaluate
+
+    def evaluate(params, seeds, eval_episodes, *arguments):
+        played.append((seeds, eval_episodes))
+        return real_evaluate(params, seeds, eval_episodes, *arguments)
+
+    monkeypatch.setattr(dqn_jax, "evaluate", evaluate)
+    dqn_jax.train(dqn_jax.Args(num_seeds=2, **SHORT_RUN | dict(check_episodes=3)))
+    # the check's seeds, then the final evaluation's
+    assert played == [([1 + 200_000, 2 + 200_000], 3), ([1 + 100_000, 2 + 100_000], 2)]
+
+
 def episode_returns(run_dir):
     events = EventAccumulator(run_dir, size_guidance={"scalars": 0})
     events.Reload()

@@ -3,9 +3,12 @@
 import glob
 import os
 
+import gymnasium as gym
 import pytest
 import torch
 from conftest import ACTING_NETWORK, ASYNCHRONOUS, CONTINUOUS, DETERMINISTIC, SHORT_RUNS, load_algorithm
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TAGS = {
@@ -140,3 +143,27 @@ def test_a_single_environment_runs_through_episode_ends(name):
     args = algorithm.Args(seed=1, **(SHORT_RUNS[name] | dict(num_envs=1, total_timesteps=600)))
     summary = algorithm.train(args)
     assert len(scalars(summary["run_dir"]).Scalars("charts/episodic_return")) > 1
+
+
+# thresholds that every episode reaches: a run is solved in training once its first 10 episodes end
+gym.register("CartPoleAnyReturn-v0", entry_point=CartPoleEnv, max_episode_steps=500, reward_threshold=1)
+gym.register("PendulumAnyReturn-v0", entry_point=PendulumEnv, max_episode_steps=200, reward_threshold=-5000)
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_the_stop_rule_checks_check_episodes_greedy_episodes_then_evaluates_eval_episodes(name, monkeypatch):
+    algorithm = load_algorithm(name)
+    played = []  # (episodes, seed) of each greedy evaluation, in its order
+    real_evaluate = algorithm.evaluate
+
+    def evaluate(*arguments):
+        played.append(tuple(a for a in arguments if type(a) is int))  # the episodes, then the first seed
+        return real_evaluate(*arguments)
+
+    monkeypatch.setattr(algorithm, "evaluate", evaluate)
+    env_id = "PendulumAnyReturn-v0" if name in CONTINUOUS else "CartPoleAnyReturn-v0"
+    settings = SHORT_RUNS[name] | dict(
+        env_id=env_id, total_timesteps=10_000, eval_frequency=0, check_episodes=3
+    )
+    algorithm.train(algorithm.Args(seed=1, **settings))
+    assert played == [(3, 1 + 200_000), (2, 1 + 100_000)]  # the check's seeds, then the final evaluation's
