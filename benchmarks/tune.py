@@ -230,7 +230,7 @@ def main():
     )
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: arguments passed to every run")
     opts = parser.parse_args()
-    study = Path(opts.resume) if opts.resume else None
+    study = Path(opts.resume).resolve() if opts.resume else None  # Tune restores from an absolute path
     if study:
         if not (study / "tune.json").exists():
             parser.error(f"--resume {study}: no study of tune.py there (it has no tune.json)")

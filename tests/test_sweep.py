@@ -3,6 +3,7 @@ two-trial study of benchmarks/tune.py, cut short and resumed, each on a Ray star
 with tiny budgets."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_
     assert len(out.read_text().splitlines() if out.exists() else []) < 2  # not every trial had ended
 
     (directory,) = storage.iterdir()
-    stdout = launch("tune.py", "--resume", str(directory))
+    stdout = launch("tune.py", "--resume", os.path.relpath(directory))  # a relative path, as a user types it
     assert all(path.stat().st_mtime_ns == ended for path, ended in first_logs.items())  # not run again
     trials = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(trials) == 2
