@@ -87,7 +87,7 @@ class Args:
     stop_when_solved: bool = True
     """stop an agent once its last 10 training returns, then a greedy check, reach the env's reward threshold"""
     check_episodes: int = 10
-    """the greedy episodes of that check, every one of which must reach the threshold"""
+    """the number of greedy episodes of the stop rule's check; every one must reach the reward threshold"""
     # a return to Python costs the device a pause while the chunk is logged: 1,000 steps keep that near
     # 4% of the run (5,000: slightly less), and an agent stops within 1,000 steps of being solved
     chunk_steps: int = 1_000

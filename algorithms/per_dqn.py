@@ -92,7 +92,7 @@ class Args:
     stop_when_solved: bool = True
     """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
     check_episodes: int = 10
-    """the greedy episodes of that check, every one of which must reach the threshold"""
+    """the number of greedy episodes of the stop rule's check; every one must reach the reward threshold"""
     checkpoint_frequency: int = 0
     """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
     resume: str | None = None

@@ -82,8 +82,9 @@ def score(finals: list[float], objective: str, threshold: float) -> float:
 def running_score(finals: list[float], evaluation: float, objective: str, threshold: float) -> float:
     """A trial's score at an evaluation of its run under way. Until a seed has finished, that
     evaluation is all there is to judge by; after, the finished seeds' finals alone: an evaluation
-    early in a later seed's run says nothing of its final, and counted as one it stopped trials that
-    had solved their first seed in 80 s at ASHA's first rung (RESULTS.md, dqn_LunarLander-v3_clipped)."""
+    early in a later seed's run says nothing of its final, and counted as one it stopped two trials
+    that had solved their first seed, 80 and 110 s into the trial, at ASHA's first rung (RESULTS.md,
+    dqn_LunarLander-v3_clipped)."""
     return score(finals or [evaluation], objective, threshold)
 
 

@@ -27,6 +27,7 @@ CASES = [
     ({"gamma": float("nan")}, "--gamma must be in [0, 1], not nan"),
     ({"hidden_size": 0}, "--hidden-size must be positive, not 0"),
     ({"hidden_size": -1}, "--hidden-size must be positive, not -1"),
+    ({"check_episodes": 0}, "--check-episodes must be positive, not 0"),
     ({"seed": -1}, "--seed must be in [0, inf), not -1"),
     ({"total_timesteps": 2, "num_envs": 3}, "--total-timesteps 2 is less than one step of the --num-envs 3"),
     ({"exp_name": "my/exp", "save_model": True}, "--exp-name 'my/exp' must be a name, not a path"),
