@@ -125,7 +125,8 @@ class Args:
 # The values each argument may take, as intervals; anything else is refused before the run starts.
 BOUNDS = {
     "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
-    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)", "check_episodes": "(0, inf)", "num_workers": "(0, inf)",
+    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)", "check_episodes": "(0, inf)",
+    "num_workers": "(0, inf)",
     "num_steps": "(0, inf)", "learning_rate": "(0, inf)", "gamma": "[0, 1]", "gae_lambda": "[0, 1]",
     "ent_coef": "[0, inf)", "vf_coef": "[0, inf)", "max_grad_norm": "(0, inf)", "hidden_size": "(0, inf)",
 }  # fmt: skip
