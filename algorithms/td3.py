@@ -668,7 +668,7 @@ class Run:
         # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
         self.planned_steps = self.checkpoint["planned_steps"] if resuming else args.total_timesteps
         # the stop rule: an env without a reward threshold is never solved
-        self.threshold = gym.spec(args.env_id).reward_threshold or float("inf")
+        self.threshold = gym.spec(args.env_id).reward_threshold
         self.recent_returns = deque(self.checkpoint["recent_returns"] if resuming else (), maxlen=10)
         self.solved_in_training = self.solved = False
         self.diverged, self.eval_returns = None, None
@@ -748,7 +748,10 @@ class Run:
             self.writer.add_scalar("charts/episodic_length", episode_length, step)
         window = self.recent_returns
         self.solved_in_training = (
-            self.args.stop_when_solved and len(window) == 10 and np.mean(window) >= self.threshold
+            self.args.stop_when_solved
+            and self.threshold is not None
+            and len(window) == 10
+            and np.mean(window) >= self.threshold
         )
 
     def check(self, check_returns: list, step: int):

@@ -146,7 +146,8 @@ def test_a_single_environment_runs_through_episode_ends(name):
 
 
 # thresholds that every episode reaches: a run is solved in training once its first 10 episodes end
-gym.register("CartPoleAnyReturn-v0", entry_point=CartPoleEnv, max_episode_steps=500, reward_threshold=1)
+# (0, falsy, is a threshold all the same; only None means an env without one)
+gym.register("CartPoleAnyReturn-v0", entry_point=CartPoleEnv, max_episode_steps=500, reward_threshold=0)
 gym.register("PendulumAnyReturn-v0", entry_point=PendulumEnv, max_episode_steps=200, reward_threshold=-5000)
 
 
