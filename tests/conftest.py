@@ -4,6 +4,7 @@ working directory, so that the `runs/` and `videos/` a run writes belong to that
 import importlib.util
 import os
 import sys
+import types
 from pathlib import Path
 
 import gymnasium as gym
@@ -112,6 +113,13 @@ def load_algorithm(name: str):
 def in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_collection_after_each_video(monkeypatch):
+    """gymnasium's RecordVideo runs gc.collect() when it has written a video, to free the frames at
+    once: a few per run in a user's run, but ~0.2 s each in a test process's heap, ~3 s per smoke run."""
+    monkeypatch.setattr(gym.wrappers.rendering, "gc", types.SimpleNamespace(collect=lambda: 0))
 
 
 def pytest_addoption(parser):

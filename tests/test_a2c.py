@@ -344,6 +344,9 @@ def test_the_annealed_learning_rate_reaches_0_at_the_end_of_the_budget_the_run_b
     assert all(torch.equal(value, after["agent"][name]) for name, value in before.items())
 
 
+# -m slow (~40 s): benchmarks/run.py measures these settings on 20 seeds (pendulum.md); the default
+# suite holds the file to CartPole, and its Gaussian policy to the tests above
+@pytest.mark.slow
 def test_a_continuous_run_with_its_settings_learns_to_swing_the_pendulum_up():
     # the settings of benchmarks/run.py for Pendulum-v1, a third of their budget (the learning rate
     # annealed over it): greedy −546 on seed 1, where the untrained policy scores −1,195 and a policy

@@ -176,6 +176,9 @@ def test_a_gaussian_policy_s_rollout_keeps_the_actions_drawn_not_the_clipped_one
     assert np.abs(np.concatenate(drawn)).max() > 1
 
 
+# -m slow (~40 s): benchmarks/run.py measures these settings on 20 seeds (pendulum.md); the default
+# suite holds the file to CartPole, and its Gaussian policy to the tests above
+@pytest.mark.slow
 def test_a_continuous_run_with_its_settings_learns_to_swing_the_pendulum_up():
     # the settings of benchmarks/run.py for Pendulum-v1, a fifth of their budget (the learning rate
     # annealed over it): greedy −185 on seed 1, where the untrained policy scores about −1,200

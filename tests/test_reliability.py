@@ -196,11 +196,15 @@ gym.register("CartPole150-v0", entry_point=CartPoleStopped, max_episode_steps=50
 gym.register("Pendulum700-v0", entry_point=PendulumStopped, max_episode_steps=200, reward_threshold=-700)
 
 
-# rainbow's (~50 s, the longest) under -m slow: what its checkpoint holds is also checked by its
-# three-process stop and resume above, and the stop rule's state is plumbing, checked by the others
+# rainbow's (~50 s, the longest) and ddpg's (~20 s) under -m slow: what their checkpoints hold is also
+# checked by their three-process stop and resume above, and the stop rule's state is plumbing, checked
+# by the others
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(name, marks=pytest.mark.slow) if name == "rainbow" else name for name in DETERMINISTIC],
+    [
+        pytest.param(name, marks=pytest.mark.slow) if name in ("rainbow", "ddpg") else name
+        for name in DETERMINISTIC
+    ],
 )
 def test_a_run_cut_just_before_it_is_solved_resumes_to_the_same_end(name):
     algorithm = load_algorithm(name)

@@ -6,7 +6,15 @@ import os
 import gymnasium as gym
 import pytest
 import torch
-from conftest import ACTING_NETWORK, ASYNCHRONOUS, CONTINUOUS, DETERMINISTIC, SHORT_RUNS, load_algorithm
+from conftest import (
+    ACTING_NETWORK,
+    ASYNCHRONOUS,
+    CONTINUOUS,
+    DETERMINISTIC,
+    REPLAY_FILES,
+    SHORT_RUNS,
+    load_algorithm,
+)
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -166,5 +174,7 @@ def test_the_stop_rule_checks_check_episodes_greedy_episodes_then_evaluates_eval
     settings = SHORT_RUNS[name] | dict(
         env_id=env_id, total_timesteps=10_000, eval_frequency=0, check_episodes=3
     )
+    if name in REPLAY_FILES:
+        settings["learning_starts"] = 9_999  # what is played matters here, not what is learnt
     algorithm.train(algorithm.Args(seed=1, **settings))
     assert played == [(3, 1 + 200_000), (2, 1 + 100_000)]  # the check's seeds, then the final evaluation's
