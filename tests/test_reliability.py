@@ -34,10 +34,10 @@ LONG_RUNS = {
     },
     "reinforce": (["--total-timesteps", "8000", "--num-envs", "4"], 2_000),
     "actor_critic": (["--total-timesteps", "24000", "--num-envs", "16"], 6_000),
-    "a2c": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),
+    "a2c": (["--total-timesteps", "8192", "--num-envs", "4"], 3_000),
     "ppo": (["--total-timesteps", "16384", "--num-envs", "4"], 4_000),
     **{
-        name: (["--total-timesteps", "3000", "--learning-starts", "500", "--save-buffer"], 1_500)
+        name: (["--total-timesteps", "2000", "--learning-starts", "500", "--save-buffer"], 1_000)
         for name in CONTINUOUS
     },
 }

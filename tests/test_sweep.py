@@ -52,13 +52,18 @@ def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_
     out, storage = tmp_path / "study.jsonl", tmp_path / "tune"
     command = [
         sys.executable, str(ROOT / "benchmarks" / "tune.py"), "--algorithm", "dqn", "--env-id", "CartPole-v1",
-        "--seeds", "1", "2", "--trials", "2", "--out", str(out), "--storage-path", str(storage), "--",
+        "--seeds", "1", "2", "3", "--trials", "2", "--out", str(out), "--storage-path", str(storage), "--",
         "--total-timesteps", "3000",
     ]  # fmt: skip
     study = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # cut it once a trial has finished seed 1 (its checkpoint), as Ctrl-C would
+    # cut it once a trial has finished seed 1 (its checkpoint) and begun seed 2, as Ctrl-C would: a trial
+    # goes on from a report only when Tune has taken it in, so that the study's state knows the
+    # checkpoint (cut between the two, a resumed study runs seed 1 again); seed 3 is there so that
+    # the trial cannot end while Tune shuts down
     deadline = time.monotonic() + 300
-    while not (checkpointed := list(storage.glob("*/trial_*/checkpoint_*"))):
+    while not (
+        checkpointed := [c for c in storage.glob("*/trial_*/checkpoint_*") if (c.parent / "seed_2").exists()]
+    ):
         assert study.poll() is None and time.monotonic() < deadline, study.stdout.read()[-3000:]
         time.sleep(0.5)
     study.send_signal(signal.SIGINT)
@@ -81,8 +86,8 @@ def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_
         assert set(t["config"]) == set(tune.SEARCH_SPACES["dqn"])
         assert t["settings"] == "--total-timesteps 3000 --eval-frequency 300"
     for t in finished:
-        assert t["env_steps"] == 2 * 3000
-        assert [r["seed"] for r in t["runs"]] == [1, 2]
+        assert t["env_steps"] == 3 * 3000
+        assert [r["seed"] for r in t["runs"]] == [1, 2, 3]
         # the runs were launched with the trial's settings, and their final evaluations make its score
         for flag, value in t["config"].items():
             assert f"{flag} {value}" in t["runs"][0]["settings"]
