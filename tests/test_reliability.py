@@ -196,15 +196,16 @@ gym.register("CartPole150-v0", entry_point=CartPoleStopped, max_episode_steps=50
 gym.register("Pendulum700-v0", entry_point=PendulumStopped, max_episode_steps=200, reward_threshold=-700)
 
 
-# rainbow's (~50 s, the longest) and ddpg's (~20 s) under -m slow: what their checkpoints hold is also
-# checked by their three-process stop and resume above, and the stop rule's state is plumbing, checked
-# by the others
+# Under -m slow: rainbow's (~50 s, the longest) and ddpg's (~20 s), whose checkpoints are also checked by
+# their three-process stop and resume above; and double_dqn's, dueling_dqn's and c51's, whose train() is
+# dqn.py's but for the lines of the target and the loss (diff them), so their checkpoints hold what
+# dqn's holds. The stop rule's state is plumbing, checked by the others.
+SLOW_TO_CUT = ("rainbow", "ddpg", "double_dqn", "dueling_dqn", "c51")
+
+
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, marks=pytest.mark.slow) if name in ("rainbow", "ddpg") else name
-        for name in DETERMINISTIC
-    ],
+    [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_TO_CUT else name for name in DETERMINISTIC],
 )
 def test_a_run_cut_just_before_it_is_solved_resumes_to_the_same_end(name):
     algorithm = load_algorithm(name)

@@ -53,7 +53,7 @@ def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_
     command = [
         sys.executable, str(ROOT / "benchmarks" / "tune.py"), "--algorithm", "dqn", "--env-id", "CartPole-v1",
         "--seeds", "1", "2", "3", "--trials", "2", "--out", str(out), "--storage-path", str(storage), "--",
-        "--total-timesteps", "3000",
+        "--total-timesteps", "2000",
     ]  # fmt: skip
     study = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # cut it once a trial has finished seed 1 (its checkpoint) and begun seed 2, as Ctrl-C would: a trial
@@ -84,9 +84,9 @@ def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_
     assert finished
     for t in trials:
         assert set(t["config"]) == set(tune.SEARCH_SPACES["dqn"])
-        assert t["settings"] == "--total-timesteps 3000 --eval-frequency 300"
+        assert t["settings"] == "--total-timesteps 2000 --eval-frequency 200"
     for t in finished:
-        assert t["env_steps"] == 3 * 3000
+        assert t["env_steps"] == 3 * 2000
         assert [r["seed"] for r in t["runs"]] == [1, 2, 3]
         # the runs were launched with the trial's settings, and their final evaluations make its score
         for flag, value in t["config"].items():
@@ -97,7 +97,7 @@ def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_
         )
     best = max(finished, key=lambda t: t["score"])
     assert "2 trials (best first)" in stdout
-    assert "python algorithms/dqn.py --env-id CartPole-v1 --total-timesteps 3000" in stdout
+    assert "python algorithms/dqn.py --env-id CartPole-v1 --total-timesteps 2000" in stdout
     assert f"--batch-size {best['config']['--batch-size']}" in stdout.split("the best, as a command:")[1]
 
 
