@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+import tyro
 from conftest import ALGORITHMS_DIR, CONTINUOUS, REPLAY_FILES, SHORT_RUNS, WRONG_ENV, load_algorithm
 
 # (arguments, what the error line must say), for every file
@@ -185,6 +186,14 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
         algorithm, capsys, "--evaluate corrupt.pt: not a readable checkpoint", evaluate="corrupt.pt"
     )
     assert_refused(algorithm, capsys, f"the checkpoint is of {other}, not of {name}", evaluate=theirs)
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_the_command_line_parses_into_the_file_s_args(name):
+    # every file's flags, as a user types them (the default suite starts four files as scripts, below)
+    algorithm = load_algorithm(name)
+    parsed = tyro.cli(algorithm.Args, args=["--env-id", env_of(name), "--total-timesteps", "123"])
+    assert parsed == algorithm.Args(env_id=env_of(name), total_timesteps=123)
 
 
 # what the refusal says is checked in-process for every file above; the way out of the process (exit

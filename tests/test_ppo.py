@@ -1,7 +1,7 @@
 """ppo.py's learning step, by hand: on the chain (tests/probes.py), with tables for the policy and the
 values, the gradient of each update is that of the clipped surrogate, the clipped value loss and the
 entropy bonus, worked out here for a policy and values that have moved away from those that collected
-the rollout; and with its continuous settings, learning on Pendulum-v1."""
+the rollout; and (-m slow) with its continuous settings, learning on Pendulum-v1."""
 
 import dataclasses
 import subprocess

@@ -198,8 +198,8 @@ gym.register("Pendulum700-v0", entry_point=PendulumStopped, max_episode_steps=20
 
 # Under -m slow: rainbow's (~50 s, the longest) and ddpg's (~20 s), whose checkpoints are also checked by
 # their three-process stop and resume above; and double_dqn's, dueling_dqn's and c51's, whose train() is
-# dqn.py's but for the lines of the target and the loss (diff them), so their checkpoints hold what
-# dqn's holds. The stop rule's state is plumbing, checked by the others.
+# dqn.py's but for the network's construction, the target and the loss (diff them), so their checkpoints
+# hold what dqn's holds. The stop rule's state is plumbing, checked by the others.
 SLOW_TO_CUT = ("rainbow", "ddpg", "double_dqn", "dueling_dqn", "c51")
 
 
