@@ -3,8 +3,8 @@ chain (tests/probes.py), with tables for the network, each update's gradients ar
 worked out here and of the actions drawn, clipped to max_grad_norm; in continuous mode, a Gaussian policy
 that learns from the actions as drawn, clipped to the bounds only on their way to the env; the
 normalisations of continuous control, by hand, carried over a resume; and (-m slow) with the continuous
-settings, learning on Pendulum-v1. The tests of the rollout storage, the normalisations and the annealed learning
-rate run on ppo.py too, which holds the same lines."""
+settings, learning on Pendulum-v1. The tests of the rollout storage, the normalisations and the annealed
+learning rate run on ppo.py too, which holds the same lines."""
 
 import dataclasses
 import glob
