@@ -199,12 +199,15 @@ def test_the_command_line_parses_into_the_file_s_args(name):
 # what the refusal says is checked in-process for every file above; the way out of the process (exit
 # status 2, one line, nothing written) is plumbing, the same text in every file: the default suite
 # runs this for one file of each kind of learner, -m slow for all
-KINDS_OF_LEARNER = ("dqn", "a2c", "a3c", "ddpg")
+STARTED_AS_SCRIPTS = ("dqn", "a2c", "a3c", "ddpg")
 
 
 @pytest.mark.parametrize(
     "name",
-    [name if name in KINDS_OF_LEARNER else pytest.param(name, marks=pytest.mark.slow) for name in SHORT_RUNS],
+    [
+        name if name in STARTED_AS_SCRIPTS else pytest.param(name, marks=pytest.mark.slow)
+        for name in SHORT_RUNS
+    ],
 )
 def test_bad_input_from_the_command_line(name):
     """The same, for real: a process of its own, its exit status, and what it prints."""
