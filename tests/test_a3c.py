@@ -150,7 +150,8 @@ def alive(pid: int) -> bool:
 
 
 def start(*args: str) -> subprocess.Popen:
-    """a3c.py in a session of its own, as from a terminal, once its workers are running."""
+    """a3c.py in a session of its own, as from a terminal, once its workers are running. (The tests give
+    it 200,000 steps: its first progress line comes at a twentieth of them, ~2 s in; it ends at ~25 s.)"""
     process = subprocess.Popen(
         [sys.executable, "-u", str(ALGORITHMS_DIR / "a3c.py"), "--num-workers", "2", *args],
         stdout=subprocess.PIPE,
@@ -177,7 +178,7 @@ def wait_until_gone(pids: list[int], seconds: float) -> list[int]:
 
 
 def test_ctrl_c_stops_every_worker_and_leaves_a_checkpoint():
-    run = start("--total-timesteps", "1000000", "--no-stop-when-solved", "--save-model")
+    run = start("--total-timesteps", "200000", "--no-stop-when-solved", "--save-model")
     workers = workers_of(run)
     assert len(workers) == 2
     os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C does: every process of the terminal's group gets it
@@ -189,33 +190,12 @@ def test_ctrl_c_stops_every_worker_and_leaves_a_checkpoint():
 
 
 def test_workers_end_when_the_main_process_is_killed():
-    run = start("--total-timesteps", "1000000", "--no-stop-when-solved")
+    run = start("--total-timesteps", "200000", "--no-stop-when-solved")
     workers = workers_of(run)
     assert len(workers) == 2
     run.kill()  # SIGKILL: the main process cannot stop them
     run.wait()
     assert wait_until_gone(workers, 15) == []
-
-
-def test_the_workers_share_one_adam_state_also_after_a_resume():
-    a3c = load_algorithm("a3c")
-    settings = dict(seed=1, num_workers=2, num_envs=2, num_steps=8, save_model=True, stop_when_solved=False)
-
-    def optimizer_steps(summary, total_timesteps):
-        checkpoint = torch.load(summary["model_path"], weights_only=False)
-        # every rollout of either worker ends in one step of the one optimizer: its count is theirs together
-        rollouts = checkpoint["global_step"] // (settings["num_envs"] * settings["num_steps"])
-        assert checkpoint["global_step"] >= total_timesteps
-        states = checkpoint["optimizer"]["state"].values()
-        assert len(states) == len(checkpoint["agent"])  # one per parameter
-        assert all(state["step"] == rollouts for state in states)
-        return rollouts
-
-    first = a3c.train(a3c.Args(total_timesteps=2_048, **settings))
-    before = optimizer_steps(first, 2_048)
-    # the resumed workers step the checkpoint's Adam state on, shared again
-    resumed = a3c.train(a3c.Args(total_timesteps=4_096, resume=first["model_path"], **settings))
-    assert optimizer_steps(resumed, 4_096) > before
 
 
 class BreaksAfterSomeSteps(CartPoleEnv):
@@ -253,11 +233,22 @@ class RecordsItsSeeds(probes.Chain):
 gym.register("RecordsItsSeeds-v0", entry_point=RecordsItsSeeds)
 
 
-def test_a_resumed_run_seeds_its_workers_from_the_step_it_goes_on_from():
+def test_the_workers_share_one_adam_state_and_a_resumed_run_steps_it_on_with_new_episodes():
     a3c = load_algorithm("a3c")  # the module the workers import by name now, as the tests above do
     settings = dict(
-        env_id="RecordsItsSeeds-v0", seed=1, num_workers=2, num_envs=1, num_steps=4, eval_episodes=1
+        env_id="RecordsItsSeeds-v0", seed=1, num_workers=2, num_envs=2, num_steps=8, eval_episodes=1
     )
+    settings |= dict(save_model=True, stop_when_solved=False)
+
+    def optimizer_steps(summary, total_timesteps):
+        checkpoint = torch.load(summary["model_path"], weights_only=False)
+        # every rollout of either worker ends in one step of the one optimizer: its count is theirs together
+        rollouts = checkpoint["global_step"] // (settings["num_envs"] * settings["num_steps"])
+        assert checkpoint["global_step"] >= total_timesteps
+        states = checkpoint["optimizer"]["state"].values()
+        assert len(states) == len(checkpoint["agent"])  # one per parameter
+        assert all(state["step"] == rollouts for state in states)
+        return rollouts
 
     def workers_seeds() -> set:
         """The seeds the workers' envs were reset with since the last call (not this process's, which
@@ -267,10 +258,13 @@ def test_a_resumed_run_seeds_its_workers_from_the_step_it_goes_on_from():
         os.remove("seeds.txt")
         return {int(seed) for pid, seed in lines if int(pid) != os.getpid()}
 
-    first = a3c.train(a3c.Args(total_timesteps=64, save_model=True, **settings))
-    # a new run's workers as always, worker k seeded with seed + 1000 k (and its env i with that + i)
-    assert workers_seeds() == {1, 1_001}
+    first = a3c.train(a3c.Args(total_timesteps=1_024, **settings))
+    before = optimizer_steps(first, 1_024)
+    # a new run's workers as always: worker k's env i seeded with seed + 1000 k + i
+    assert workers_seeds() == {1, 2, 1_001, 1_002}
     step = torch.load(first["model_path"], weights_only=False)["global_step"]
-    a3c.train(a3c.Args(total_timesteps=128, resume=first["model_path"], **settings))
-    # a resumed run's from the step it goes on from: not the first run's episodes again
-    assert workers_seeds() == {1 + step, 1_001 + step}
+    # the resumed workers step the checkpoint's Adam state on, shared again, and seed their envs from
+    # the step they go on from: not the first run's episodes again
+    resumed = a3c.train(a3c.Args(total_timesteps=2_048, resume=first["model_path"], **settings))
+    assert optimizer_steps(resumed, 2_048) > before
+    assert workers_seeds() == {1 + step, 2 + step, 1_001 + step, 1_002 + step}

@@ -214,6 +214,10 @@ def test_a_run_cut_just_before_it_is_solved_resumes_to_the_same_end(name):
     )
     if name in REPLAY_FILES:
         settings |= dict(save_buffer=True)
+    if name in CONTINUOUS:
+        # one greedy episode for the stop rule's check: td3 fails a check of ten on Pendulum700 (one of
+        # its episodes gives −1,491) and runs 2,000 steps on, ~9 s a run of the three
+        settings |= dict(check_episodes=1)
 
     StopsTheRunAtStep.stop_at = None
     full = algorithm.train(algorithm.Args(exp_name="full", **settings))
