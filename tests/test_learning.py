@@ -1,5 +1,5 @@
 """Regression: with its defaults and a fixed seed, each algorithm solves CartPole-v1 (the files for
-continuous actions alone: Pendulum-v1, in a third to a half of their budget)."""
+continuous actions alone: Pendulum-v1, in a quarter to a half of their budget)."""
 
 import numpy as np
 import pytest
@@ -7,10 +7,10 @@ from conftest import CONTINUOUS, SHORT_RUNS, load_algorithm
 
 # the env each file is held to, and the final greedy evaluation it must reach there
 TASKS = {name: ("Pendulum-v1", -200) if name in CONTINUOUS else ("CartPole-v1", 475) for name in SHORT_RUNS}
-# Pendulum-v1 has no reward threshold, so its runs never stop when solved: they are held to it after
-# 10,000 steps, half the budget sac's and td3's figure is measured within, a third of ddpg's (on seed 1
-# each reaches the training window's −200 by ~6,000 steps, and evaluates −132 to −134 at 10,000)
-BUDGETS = dict.fromkeys(CONTINUOUS, 10_000)
+# Pendulum-v1 has no reward threshold, so its runs never stop when solved: they are held to it after a
+# budget past the step where the slowest of seeds 1-20 reached the training window's −200 (a seed on
+# another CPU is another run): ddpg's by 6,029 steps, td3's by 8,642, sac's by 7,436 (pendulum_td3_sac)
+BUDGETS = {"ddpg": 8_000, "td3": 10_000, "sac": 10_000}
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)
