@@ -26,7 +26,7 @@ from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 # Runs long enough to be stopped in the middle of learning, and the step after which to stop them.
-DQN_LONG_RUN = (["--total-timesteps", "1500", "--learning-starts", "500", "--save-buffer"], 1_000)
+DQN_LONG_RUN = (["--total-timesteps", "1500", "--learning-starts", "500", "--save-buffer"], 700)
 LONG_RUNS = {
     **{
         name: DQN_LONG_RUN
