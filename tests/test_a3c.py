@@ -151,7 +151,7 @@ def alive(pid: int) -> bool:
 
 def start(*args: str) -> subprocess.Popen:
     """a3c.py in a session of its own, as from a terminal, once its workers are running. (The tests give
-    it 200,000 steps: its first progress line comes at a twentieth of them, ~2 s in; it ends at ~25 s.)"""
+    it 200,000 steps: its first progress line comes at a twentieth of them, a few seconds in.)"""
     process = subprocess.Popen(
         [sys.executable, "-u", str(ALGORITHMS_DIR / "a3c.py"), "--num-workers", "2", *args],
         stdout=subprocess.PIPE,
