@@ -301,10 +301,19 @@ class Rollout:
         return advantages
 
 
-def evaluate(agent: ActorCritic, envs, eval_episodes: int, seed: int, device: torch.device):
+def evaluate(
+    agent: ActorCritic,
+    envs,
+    eval_episodes: int,
+    seed: int,
+    device: torch.device,
+    stop_below: float | None = None,
+):
     """Play `eval_episodes` episodes in `envs`, one env made by `make_env`, taking the most
     probable action, and return their undiscounted returns. The first reset is seeded, so that
     every evaluation of a run starts from the same states and evaluations compare policies alone.
+    With `stop_below`, the stop rule's check, it stops at the first episode below it: the check
+    asks every episode to reach the threshold, so the episodes left would not change its answer.
     """
     returns = []
     for episode in range(eval_episodes):
@@ -316,6 +325,8 @@ def evaluate(agent: ActorCritic, envs, eval_episodes: int, seed: int, device: to
             obs, _, terminations, truncations, infos = envs.step(to_env(actions, envs.single_action_space))
             done = terminations[0] or truncations[0]
         returns.append(float(infos["episode"]["r"][0]))
+        if stop_below is not None and returns[-1] < stop_below:
+            break
     return returns
 
 
@@ -416,7 +427,10 @@ def train(args: Args) -> dict:
         # ---- report, evaluate, checkpoint ----
         run.progress(global_step)
         if run.solved_in_training:  # then solved if every episode of a greedy check is too
-            run.check(evaluate(agent, eval_envs, args.check_episodes, run.check_seed, device), global_step)
+            run.check(
+                evaluate(agent, eval_envs, args.check_episodes, run.check_seed, device, run.threshold),
+                global_step,
+            )
         last_iteration = iteration == num_iterations or run.solved
         if last_iteration or run.due(args.eval_frequency, global_step):
             eval_returns = evaluate(agent, eval_envs, args.eval_episodes, run.eval_seed, device)
@@ -744,7 +758,7 @@ class Run:
         self.solved = min(check_returns) >= self.threshold
         if not self.solved:
             print(
-                f"step {step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
+                f"step {step:>9,}  solved in training, not in a greedy check (episode {len(check_returns)}: {check_returns[-1]:.1f})"
             )
             self.recent_returns.clear()  # the next check waits for 10 new episodes
             self.solved_in_training = False

@@ -218,13 +218,23 @@ class ReplayBuffer:
         )
 
 
-def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: torch.device, gamma: float):
+def evaluate(
+    q_network: QNetwork,
+    envs,
+    eval_episodes: int,
+    seed: int,
+    device: torch.device,
+    gamma: float,
+    stop_below: float | None = None,
+):
     """Play `eval_episodes` episodes greedily (ε = 0) in `envs`, one env made by `make_env`.
 
     Returns each episode's undiscounted return and, to show how far the Q-values are from the
     truth, the value the network predicted for its first state, max_a Q(s_0, a), beside the
     discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
     evaluation of a run starts from the same states and evaluations compare policies alone.
+    With `stop_below`, the stop rule's check, it stops at the first episode below it: the check
+    asks every episode to reach the threshold, so the episodes left would not change its answer.
     """
     returns, predicted, discounted = [], [], []
     for episode in range(eval_episodes):
@@ -241,6 +251,8 @@ def evaluate(q_network: QNetwork, envs, eval_episodes: int, seed: int, device: t
             done = terminations[0] or truncations[0]
         returns.append(float(infos["episode"]["r"][0]))
         discounted.append(discounted_return)
+        if stop_below is not None and returns[-1] < stop_below:
+            break
     return returns, predicted, discounted
 
 
@@ -321,7 +333,9 @@ def train(args: Args) -> dict:
         # ---- report, evaluate, checkpoint ----
         run.progress(global_step, ε=epsilon)
         if run.solved_in_training:  # then solved if every episode of a greedy check is too
-            check = evaluate(q_network, eval_envs, args.check_episodes, run.check_seed, device, args.gamma)
+            check = evaluate(
+                q_network, eval_envs, args.check_episodes, run.check_seed, device, args.gamma, run.threshold
+            )
             run.check(check[0], global_step)
         last_iteration = iteration == num_iterations or run.solved
         if last_iteration or run.due(args.eval_frequency, global_step):
@@ -656,7 +670,7 @@ class Run:
         self.solved = min(check_returns) >= self.threshold
         if not self.solved:
             print(
-                f"step {step:>9,}  solved in training, not in a greedy check (worst episode {min(check_returns):.1f})"
+                f"step {step:>9,}  solved in training, not in a greedy check (episode {len(check_returns)}: {check_returns[-1]:.1f})"
             )
             self.recent_returns.clear()  # the next check waits for 10 new episodes
             self.solved_in_training = False

@@ -153,10 +153,46 @@ def test_a_single_environment_runs_through_episode_ends(name):
     assert len(scalars(summary["run_dir"]).Scalars("charts/episodic_return")) > 1
 
 
-# thresholds that every episode reaches: a run is solved in training once its first 10 episodes end
-# (0, falsy, is a threshold all the same; only None means an env without one)
-gym.register("CartPoleAnyReturn-v0", entry_point=CartPoleEnv, max_episode_steps=500, reward_threshold=0)
-gym.register("PendulumAnyReturn-v0", entry_point=PendulumEnv, max_episode_steps=200, reward_threshold=-5000)
+class FailsTheFirstCheck:
+    """The env, but reset with the stop rule's first check seed it plays every episode of that check
+    at `penalty` a step, below any threshold; its later checks, and every other episode, as they are.
+    (Classes at module level: a3c's workers, spawned, unpickle their env's class by name.)"""
+
+    penalty, checks, failing = 0.0, 0, False
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:  # the first episode of an evaluation, or a training env's first
+            self.checks += seed == 1 + 200_000
+            self.failing = seed == 1 + 200_000 and self.checks == 1
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, self.penalty if self.failing else reward, terminated, truncated, info
+
+
+class CartPoleFailsTheFirstCheck(FailsTheFirstCheck, CartPoleEnv):
+    penalty = -1.0
+
+
+class PendulumFailsTheFirstCheck(FailsTheFirstCheck, PendulumEnv):
+    penalty = -100.0
+
+
+# thresholds that every episode reaches but those of the first check: a run is solved in training once
+# its first 10 episodes end (0, falsy, is a threshold all the same; only None means an env without one)
+gym.register(
+    "CartPoleAnyReturn-v0",
+    entry_point=CartPoleFailsTheFirstCheck,
+    max_episode_steps=500,
+    reward_threshold=0,
+)
+gym.register(
+    "PendulumAnyReturn-v0",
+    entry_point=PendulumFailsTheFirstCheck,
+    max_episode_steps=200,
+    reward_threshold=-5000,
+)
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)
@@ -166,8 +202,11 @@ def test_the_stop_rule_checks_check_episodes_greedy_episodes_then_evaluates_eval
     real_evaluate = algorithm.evaluate
 
     def evaluate(*arguments):
-        played.append(tuple(a for a in arguments if type(a) is int))  # the episodes, then the first seed
-        return real_evaluate(*arguments)
+        result = real_evaluate(*arguments)
+        returns = result[0] if isinstance(result, tuple) else result
+        episodes, seed = [a for a in arguments if type(a) is int][:2]  # (then a check's threshold)
+        played.append((episodes, seed, len(returns)))
+        return result
 
     monkeypatch.setattr(algorithm, "evaluate", evaluate)
     env_id = "PendulumAnyReturn-v0" if name in CONTINUOUS else "CartPoleAnyReturn-v0"
@@ -177,4 +216,6 @@ def test_the_stop_rule_checks_check_episodes_greedy_episodes_then_evaluates_eval
     if name in REPLAY_FILES:
         settings["learning_starts"] = 9_999  # what is played matters here, not what is learnt
     algorithm.train(algorithm.Args(seed=1, **settings))
-    assert played == [(3, 1 + 200_000), (2, 1 + 100_000)]  # the check's seeds, then the final evaluation's
+    # the first check stops at its first episode, below the threshold; ten training episodes later a
+    # second check plays all three; then the final evaluation, from other starts
+    assert played == [(3, 1 + 200_000, 1), (3, 1 + 200_000, 3), (2, 1 + 100_000, 2)]
