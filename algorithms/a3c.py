@@ -252,8 +252,9 @@ def evaluate(
     """Play `eval_episodes` episodes in `envs`, one env made by `make_env`, taking the most
     probable action, and return their undiscounted returns. The first reset is seeded, so that
     every evaluation of a run starts from the same states and evaluations compare policies alone.
-    With `stop_below`, the stop rule's check, it stops at the first episode below it: the check
-    asks every episode to reach the threshold, so the episodes left would not change its answer.
+    Given `stop_below` (the stop rule's check gives it the threshold), it stops after the first
+    episode below it: the check asks every episode to reach the threshold, so the rest could not
+    change its answer.
     """
     returns = []
     for episode in range(eval_episodes):

@@ -281,8 +281,9 @@ def evaluate(
     the value it predicted for the first state, Q(s_0, μ(s_0)), beside the discounted return that
     followed, Σ_t γ^t r_t. The first reset is seeded, so that every evaluation of a run starts from
     the same states and evaluations compare policies alone.
-    With `stop_below`, the stop rule's check, it stops at the first episode below it: the check
-    asks every episode to reach the threshold, so the episodes left would not change its answer.
+    Given `stop_below` (the stop rule's check gives it the threshold), it stops after the first
+    episode below it: the check asks every episode to reach the threshold, so the rest could not
+    change its answer.
     """
     returns, predicted, discounted = [], [], []
     for episode in range(eval_episodes):

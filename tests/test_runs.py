@@ -182,13 +182,13 @@ class PendulumFailsTheFirstCheck(FailsTheFirstCheck, PendulumEnv):
 # thresholds that every episode reaches but those of the first check: a run is solved in training once
 # its first 10 episodes end (0, falsy, is a threshold all the same; only None means an env without one)
 gym.register(
-    "CartPoleAnyReturn-v0",
+    "CartPoleFailsTheFirstCheck-v0",
     entry_point=CartPoleFailsTheFirstCheck,
     max_episode_steps=500,
     reward_threshold=0,
 )
 gym.register(
-    "PendulumAnyReturn-v0",
+    "PendulumFailsTheFirstCheck-v0",
     entry_point=PendulumFailsTheFirstCheck,
     max_episode_steps=200,
     reward_threshold=-5000,
@@ -209,7 +209,7 @@ def test_the_stop_rule_checks_check_episodes_greedy_episodes_then_evaluates_eval
         return result
 
     monkeypatch.setattr(algorithm, "evaluate", evaluate)
-    env_id = "PendulumAnyReturn-v0" if name in CONTINUOUS else "CartPoleAnyReturn-v0"
+    env_id = "PendulumFailsTheFirstCheck-v0" if name in CONTINUOUS else "CartPoleFailsTheFirstCheck-v0"
     settings = SHORT_RUNS[name] | dict(
         env_id=env_id, total_timesteps=10_000, eval_frequency=0, check_episodes=3
     )
