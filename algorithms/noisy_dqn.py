@@ -45,7 +45,7 @@ of the ε schedule's three arguments; `NoisyLinear`, and in `QNetwork` noisy lay
 
 Run:
     python algorithms/noisy_dqn.py --env-id CartPole-v1
-    python algorithms/noisy_dqn.py --env-id LunarLander-v3 --total-timesteps 1000000 --learning-rate 8.5e-4
+    python algorithms/noisy_dqn.py --env-id LunarLander-v3 --total-timesteps 500000 --cuda
     tensorboard --logdir runs
 """
 

@@ -61,7 +61,8 @@ THRESHOLDS = {
 
 # Arguments that differ from an algorithm's defaults (tuned for CartPole-v1), per environment.
 # These are the documented hyper-parameter sets that the results in RESULTS.md were measured with (the
-# balancing tasks' check of 300 not yet on every seed: mujoco.jsonl holds the runs made so far).
+# balancing tasks' check of 300 not yet on every seed: mujoco.jsonl holds the runs made so far; noisy_dqn's
+# LunarLander rows in lunarlander_family, _noisy_lr and _noisy_sigma are of its earlier settings).
 DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "noisy_dqn", "c51", "rainbow")
 # The Huber loss's κ was 1 (DQN's) in every run of the family on Acrobot and MountainCar; the default
 # became 10 after them (dqn.py's docstring), so the files that take the Huber loss keep κ = 1 there,
@@ -105,10 +106,10 @@ HYPERPARAMETERS = {
     # c51's atoms must span LunarLander's discounted returns: a crash (-100) to a landing (+100 to +140),
     # with the shaping rewards on the way
     ("c51", "LunarLander-v3"): DQN_LUNARLANDER + ["--v-min", "-300", "--v-max", "300"],
-    # noisy_dqn with the others' learning rate hovered for 150k-260k steps, and on seed 3 its mean Q climbed
+    # noisy_dqn with the others' learning rate hovered until 100k-260k steps, and on seed 3 its mean Q climbed
     # from ~6 to 139 between 200k and 500k steps and the returns collapsed (lunarlander_family); at half the
-    # rate its Q held level, but it learned to land later than the budget allowed (lunarlander_noisy_lr):
-    # half the rate, twice the steps (lunarlander_noisy_long)
+    # rate its Q held level, but its greedy checks still failed at 500k steps (lunarlander_noisy_lr): half
+    # the rate, twice the steps (lunarlander_noisy_long)
     ("noisy_dqn", "LunarLander-v3"): [
         "--total-timesteps", "1000000", "--buffer-size", "1000000", "--learning-rate", "8.5e-4",
         "--hidden-size", "256", "--tau", "5.9e-3", "--learning-starts", "10000", "--batch-size", "128",
