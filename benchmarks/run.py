@@ -88,8 +88,8 @@ NOISY_LUNARLANDER = [  # the same less ε's flags, for rainbow, whose noisy laye
 ]  # fmt: skip
 # the TD3 and SAC papers' settings on MuJoCo, where their defaults are ddpg.py's for Pendulum: two hidden
 # layers of 256 (TD3's paper had 400 and 300, its authors' code 256 and 256), mini-batches of 256, learning
-# rates of 3e-4, τ = 0.005; uniform actions for the first 10,000 steps on the locomotion tasks, 1,000 on
-# the others (TD3's paper)
+# rates of 3e-4, τ = 0.005; uniform actions for the first 1,000 steps on the balancing tasks and 10,000 on
+# the locomotion tasks (TD3's paper: 10,000 on HalfCheetah, 1,000 on Hopper; its authors' later code 25,000)
 MUJOCO = [
     "--hidden-size", "256", "--batch-size", "256", "--learning-rate", "3e-4", "--critic-learning-rate", "3e-4",
     "--tau", "0.005",
