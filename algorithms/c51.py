@@ -477,14 +477,18 @@ def check_args(args):
 
 
 def read_checkpoint(path: str, flag: str) -> dict:
-    """Read a checkpoint of this file's, refusing a file that is none."""
+    """Read a checkpoint of this file's, refusing a file that is none. Only tensors, numbers, strings and
+    containers of them are read (weights_only): a pickle that would call a function, and so could run
+    any code, is refused before anything in it is made."""
     if not os.path.isfile(path):
         fail(f"{flag} {path}: no such file")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         checkpoint["args"], checkpoint["global_step"]  # noqa: B018 (what every checkpoint holds)
     except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
-        fail(f"{flag} {path}: not a readable checkpoint ({type(e).__name__})")
+        unsafe = isinstance(e, pickle.UnpicklingError)
+        why = ": it holds objects, which are never read, not only tensors and numbers" if unsafe else ""
+        fail(f"{flag} {path}: not a readable checkpoint ({type(e).__name__}){why}")
     if checkpoint.get("algorithm") != ALGORITHM:
         fail(f"{flag} {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
     return checkpoint
@@ -553,12 +557,26 @@ def env_state(where: tuple) -> bytes | None:
 
 def state_of(part, args):
     """What a checkpoint keeps of a part of the learner: a network's or an optimizer's state_dict; a
-    buffer's arrays and counters (not its device, the resumed run's to choose), with --save-buffer only."""
+    buffer's arrays as tensors, its counters, its generator's state (not its device, the resumed run's to
+    choose), with --save-buffer only: all of it read back without unpickling an object."""
     if hasattr(part, "state_dict"):
         return part.state_dict()
-    if getattr(args, "save_buffer", False):
-        return {name: value for name, value in vars(part).items() if name != "device"}
-    return None
+    if not getattr(args, "save_buffer", False):
+        return None
+
+    def saved(value):
+        if isinstance(value, np.ndarray):
+            return torch.from_numpy(value)
+        return value.bit_generator.state if isinstance(value, np.random.Generator) else value
+
+    return {name: saved(value) for name, value in vars(part).items() if name != "device"}
+
+
+def random_states() -> tuple:
+    """The states of Python's, numpy's and torch's generators, as numbers and a tensor."""
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
+    return random.getstate(), numpy_state, torch.get_rng_state()
 
 
 class Run:
@@ -665,8 +683,12 @@ class Run:
                 )
             elif hasattr(part, "load_state_dict"):
                 part.load_state_dict(self.checkpoint[key])
-            else:  # a buffer: its arrays and counters
-                vars(part).update(self.checkpoint[key])
+            else:  # a buffer: its arrays, counters and generator
+                for name, value in self.checkpoint[key].items():
+                    if isinstance(getattr(part, name), np.random.Generator):
+                        getattr(part, name).bit_generator.state = value
+                    else:
+                        setattr(part, name, value.numpy() if isinstance(value, torch.Tensor) else value)
         python_state, numpy_state, torch_state = self.checkpoint["random"]
         random.setstate(python_state)
         np.random.set_state(numpy_state)
@@ -681,6 +703,8 @@ class Run:
             print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
             return where
         where[0].close()
+        # the one part of a checkpoint that is unpickled: envs are Python objects, which only pickle saves,
+        # and unpickling runs whatever code the file names, so resume only checkpoints you trust (README)
         return pickle.loads(self.checkpoint["envs"])
 
     def due(self, period: int, step: int) -> bool:
@@ -761,7 +785,7 @@ class Run:
                     "envs": env_state(where),
                     "recent_returns": list(self.recent_returns),
                     "planned_steps": self.planned_steps,
-                    "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
+                    "random": random_states(),
                 },
             )
             if stop:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+import torch
 import tyro
 from conftest import ALGORITHMS_DIR, CONTINUOUS, REPLAY_FILES, SHORT_RUNS, WRONG_ENV, load_algorithm
 
@@ -186,6 +187,59 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
         algorithm, capsys, "--evaluate corrupt.pt: not a readable checkpoint", evaluate="corrupt.pt"
     )
     assert_refused(algorithm, capsys, f"the checkpoint is of {other}, not of {name}", evaluate=theirs)
+
+
+class RunsCodeWhenUnpickled:
+    """What a checkpoint from a stranger may hold: an object whose unpickling calls a function, here one
+    that writes a file (it could as well delete one, or send it away)."""
+
+    def __reduce__(self):
+        return exec, ("open('code_ran', 'w').close()",)
+
+
+def crafted(checkpoint_path: str) -> tuple[str, str]:
+    """A checkpoint of the file's own run with one object more, which runs code when unpickled, and the
+    same checkpoint saved again without it: the paths of both, in the working directory."""
+    checkpoint = torch.load(checkpoint_path, weights_only=True)  # a checkpoint refrl writes loads so
+    torch.save(checkpoint | {"note": RunsCodeWhenUnpickled()}, "crafted.pt")
+    torch.save(checkpoint, "proper.pt")
+    return "crafted.pt", "proper.pt"
+
+
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_a_checkpoint_that_would_run_code_is_refused_unread(name, checkpoint, capsys, tmp_path):
+    algorithm = load_algorithm(name)
+    own = checkpoint(name)
+    os.chdir(tmp_path)
+    bad, good = crafted(own)
+    for flag in ("evaluate", "resume"):
+        assert_refused(
+            algorithm,
+            capsys,
+            f"--{flag} crafted.pt: not a readable checkpoint (UnpicklingError)",
+            **{flag: bad},
+        )
+        assert not os.path.exists("code_ran")
+    # the same checkpoint without the object plays as the run's own checkpoint does
+    played = [
+        algorithm.train(algorithm.Args(evaluate=path, eval_episodes=2))["eval_returns"]
+        for path in (own, good)
+    ]
+    assert played[0] == played[1] and len(played[0]) == 2
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_by_the_command_too(checkpoint, tmp_path):
+    """The same, as a user meets it: a process of its own, exit status 2, one line, no code run."""
+    own = checkpoint("dqn")
+    os.chdir(tmp_path)
+    bad, good = crafted(own)
+    command = [sys.executable, str(ALGORITHMS_DIR / "dqn.py"), "--eval-episodes", "2", "--evaluate"]
+    refused = subprocess.run([*command, bad], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stdout == "", refused.stdout
+    assert refused.stderr.count("\n") == 1 and "not a readable checkpoint" in refused.stderr, refused.stderr
+    assert not os.path.exists("code_ran") and not os.path.exists("runs") and not os.path.exists("videos")
+    evaluated = subprocess.run([*command, good], capture_output=True, text=True, timeout=120)
+    assert evaluated.returncode == 0 and "greedy evaluation" in evaluated.stdout, evaluated.stderr
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)

@@ -9,7 +9,7 @@ def short_run_with_cuda(name: str):
     algorithm = load_algorithm(name)
     summary = algorithm.train(algorithm.Args(cuda=True, save_model=True, **SHORT_RUNS[name]))
     # loaded where it was saved from: the tensors keep their device
-    return torch.load(summary["model_path"], weights_only=False)[ACTING_NETWORK[name][0]]
+    return torch.load(summary["model_path"], weights_only=True)[ACTING_NETWORK[name][0]]
 
 
 @pytest.mark.gpu

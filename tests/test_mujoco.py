@@ -26,7 +26,7 @@ def test_runs_on_hopper_and_keeps_no_env_state_that_would_come_back_wrong(name):
     assert len(summary["eval_returns"]) == 1 and all(
         map(torch.isfinite, torch.tensor(summary["eval_returns"]))
     )
-    checkpoint = torch.load(summary["model_path"], weights_only=False)
+    checkpoint = torch.load(summary["model_path"], weights_only=True)
     assert checkpoint["envs"] is None
     # --evaluate checks the checkpoint's env, Hopper, not the default Pendulum: without a display it
     # cannot record video, and says so in one line

@@ -98,8 +98,8 @@ def test_with_every_component_off_it_is_dqn():
     assert rainbow_run["eval_returns"] == dqn_run["eval_returns"]
     assert logged("off", "charts/episodic_return") == logged("dqn", "charts/episodic_return")
     assert logged("off", "losses/loss") == logged("dqn", "losses/td_loss")
-    dqn_weights = torch.load(dqn_run["model_path"], weights_only=False)["q_network"].values()
-    rainbow_weights = torch.load(rainbow_run["model_path"], weights_only=False)["q_network"].values()
+    dqn_weights = torch.load(dqn_run["model_path"], weights_only=True)["q_network"].values()
+    rainbow_weights = torch.load(rainbow_run["model_path"], weights_only=True)["q_network"].values()
     assert len(dqn_weights) == len(rainbow_weights)
     for ours, theirs in zip(rainbow_weights, dqn_weights):
         assert torch.equal(ours, theirs)

@@ -63,7 +63,7 @@ def run_record(name: str, exp_name: str):
     # compared as text, so the resumed part's file can come first ("...10" < "...9")
     episodes = sorted(events.Scalars("charts/episodic_return"), key=lambda e: e.wall_time)
     returns = [(e.step, e.value) for e in episodes]
-    checkpoint = torch.load(f"{run_dir}/{exp_name}.pt", weights_only=False)
+    checkpoint = torch.load(f"{run_dir}/{exp_name}.pt", weights_only=True)
     return returns, checkpoint[ACTING_NETWORK[name][0]]
 
 
@@ -164,7 +164,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(name, 
     error = capsys.readouterr().err
     assert "diverged" in error and "the last good checkpoint is" in error
     checkpoint_path = error.split("the last good checkpoint is ")[-1].strip()
-    checkpoint = torch.load(checkpoint_path, weights_only=False)
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
     for key, value in checkpoint.items():
         if isinstance(value, dict) and all(isinstance(v, torch.Tensor) for v in value.values()):
             assert all(torch.isfinite(v).all() for v in value.values()), key
@@ -244,7 +244,7 @@ def test_actor_critic_resumes_onto_a_step_where_every_env_only_resets():
     algorithm = load_algorithm("actor_critic")
     settings = dict(seed=1, num_envs=1, save_model=True, stop_when_solved=False)
     summary = algorithm.train(algorithm.Args(total_timesteps=300, **settings))
-    checkpoint = torch.load(summary["model_path"], weights_only=False)
+    checkpoint = torch.load(summary["model_path"], weights_only=True)
     # the first step after the resume is number 100, one that logs, and the env only resets in it:
     # no update has been made in this process when the losses would be logged
     envs, obs, _ = pickle.loads(checkpoint["envs"])
@@ -275,7 +275,7 @@ def test_a_resumed_run_keeps_its_arguments_and_schedules(capsys):
     # (a decay over half of 20,000 steps would put ε above 0 from step 8,000 to 10,000)
     algorithm.train(algorithm.Args(total_timesteps=8_000, resume=first["model_path"], **settings))
     assert "from the command line: --total-timesteps 8000 (was 2000)" in capsys.readouterr().out
-    assert torch.load(first["model_path"], weights_only=False)["planned_steps"] == 2_000
+    assert torch.load(first["model_path"], weights_only=True)["planned_steps"] == 2_000
     algorithm.train(algorithm.Args(total_timesteps=20_000, resume=first["model_path"], **settings))
     events = EventAccumulator(first["run_dir"], size_guidance={"scalars": 0})
     events.Reload()
@@ -283,7 +283,7 @@ def test_a_resumed_run_keeps_its_arguments_and_schedules(capsys):
     assert after and all(epsilon == 0.0 for epsilon in after)
 
     # a checkpoint written before an argument existed (here --huber-delta) says so, and takes today's value
-    checkpoint = torch.load(first["model_path"], weights_only=False)
+    checkpoint = torch.load(first["model_path"], weights_only=True)
     del checkpoint["args"]["huber_delta"]
     torch.save(checkpoint, first["model_path"])
     capsys.readouterr()

@@ -87,7 +87,7 @@ def test_smoke_run_writes_logs_checkpoint_and_videos(name):
     assert len(events.Scalars("eval/episodic_return")) == 2 * args.eval_episodes
 
     assert summary["model_path"] == f"runs/{run_name}/{args.exp_name}.pt"
-    checkpoint = torch.load(summary["model_path"], weights_only=False)
+    checkpoint = torch.load(summary["model_path"], weights_only=True)
     assert checkpoint["args"] == vars(args)
 
     assert glob.glob(f"videos/{run_name}/*.mp4"), "no training video"
@@ -101,7 +101,7 @@ def test_checkpoint_reloads_into_evaluate(name):
     summary = algorithm.train(args)
 
     key, network_class, sizes = ACTING_NETWORK[name]
-    checkpoint = torch.load(summary["model_path"], weights_only=False)
+    checkpoint = torch.load(summary["model_path"], weights_only=True)
     network = getattr(algorithm, network_class)(**sizes, hidden_size=args.hidden_size)
     network.load_state_dict(checkpoint[key])
     envs = algorithm.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
