@@ -29,6 +29,7 @@ SHORT_RUNS = {
     "actor_critic": dict(total_timesteps=2_048, num_envs=8, eval_frequency=1_024, eval_episodes=2),
     "a2c": dict(total_timesteps=2_048, num_envs=4, num_steps=8, eval_frequency=1_024, eval_episodes=2),
     "ppo": dict(total_timesteps=2_048, num_envs=4, num_steps=16, eval_frequency=1_024, eval_episodes=2),
+    "pqn": dict(total_timesteps=2_048, num_envs=4, num_steps=16, eval_frequency=1_024, eval_episodes=2),
     "a3c": dict(
         total_timesteps=2_048, num_workers=2, num_envs=2, num_steps=8, eval_frequency=1_024, eval_episodes=2
     ),
@@ -70,6 +71,7 @@ ACTING_NETWORK = {
         "QNetwork",
         CARTPOLE | dict(dueling=True, noisy=True, sigma_0=0.5, atoms=torch.linspace(-100.0, 100.0, 51)),
     ),
+    "pqn": ("q_network", "QNetwork", CARTPOLE),
     "reinforce": ("policy", "Policy", CARTPOLE),
     "actor_critic": ("actor", "Actor", CARTPOLE),
     "a2c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),

@@ -138,13 +138,13 @@ def q_tables(module, monkeypatch, online, target, atoms=None):
     return made
 
 
-def recording_adam(monkeypatch):
-    """Replace torch.optim.Adam with an Adam that keeps, at each step, the gradient of every parameter
-    it updates, as the step finds it. Returns the optimizers made, in order; optimizer.gradients is a
-    list with, per step, the list of the gradients of its parameters."""
+def recording_adam(monkeypatch, name: str = "Adam"):
+    """Replace torch.optim.Adam (or the optimizer `name`, pqn.py's RAdam) with one that keeps, at each
+    step, the gradient of every parameter it updates, as the step finds it. Returns the optimizers made,
+    in order; optimizer.gradients is a list with, per step, the list of the gradients of its parameters."""
     made = []
 
-    class RecordingAdam(torch.optim.Adam):
+    class RecordingAdam(getattr(torch.optim, name)):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.gradients = []
@@ -157,7 +157,7 @@ def recording_adam(monkeypatch):
             )
             return super().step(closure)
 
-    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    monkeypatch.setattr(torch.optim, name, RecordingAdam)
     return made
 
 
@@ -235,14 +235,21 @@ CHAIN_TRANSITIONS = ([(0, 1.0, 1, 0.0), (1, 2.0, 2, 1.0)] * 14)[:27]
 CUT_TRANSITIONS = [(0, 1.0, 1, 0.0)] * 20
 
 
-def noise_of(monkeypatch, z: float):
-    """Hand-set exploration noise: every draw of np.random.normal(loc, scale) is loc + z · scale. Returns
-    the scales asked for, one per draw."""
+def noise_of(monkeypatch, z):
+    """Hand-set exploration noise: every draw of np.random.normal(loc, scale, size) is loc + z · scale, of
+    numpy's shape (`size`, or else that of loc and scale, which must fit it). z is a number, or one number
+    per action dimension: then each draw must be a noise per env and per action dimension, (envs, dims),
+    as one drawn for all the envs, or for all the dimensions, would not be. Returns the scales asked for,
+    one per draw."""
     scales = []
 
     def normal(loc=0.0, scale=1.0, size=None):
         scales.append(scale)
-        return loc + z * scale * np.ones(size)
+        parameters = np.broadcast_shapes(np.shape(loc), np.shape(scale))
+        shape = parameters if size is None else np.shape(np.empty(size))  # numpy's shape of a draw
+        if np.ndim(z):
+            assert len(shape) == 2 and shape[1] == len(z), f"a draw of shape {shape}, not (envs, {len(z)})"
+        return np.broadcast_to(loc + scale * np.broadcast_to(z, shape), shape)
 
     monkeypatch.setattr(np.random, "normal", normal)
     return scales
@@ -265,11 +272,43 @@ def stored_transitions(buffer) -> list:
     ]
 
 
+def linear_in_action(x, values, slopes, a) -> torch.Tensor:
+    """Q(s, a) = V[s] + K[s] · a, for one-hot observations x: K[s] a number with one action dimension, a
+    vector of one slope per dimension with more. The actions must come as the files' critics take them, a
+    row (batch, dimensions) per observation: actions of another shape, which a network might broadcast or
+    read wrong, fail here."""
+    slopes_at = (x @ slopes).reshape(len(x), -1)
+    assert a.shape == slopes_at.shape, f"actions of shape {tuple(a.shape)}, not {tuple(slopes_at.shape)}"
+    return x @ values + (slopes_at * a).sum(dim=1)
+
+
+def table_actor(tables, made: list):
+    """A class to stand for ddpg.py's and td3.py's Actor: one action per state, μ(s) = table[s], a number
+    with one action dimension, a vector with more. Each one made takes the next of `tables` and is
+    appended to `made`; a target keeps its own table where train() copies the online actor's into it."""
+    tables = iter(tables)
+
+    class TableActor(nn.Module):
+        def __init__(self, obs_dim, action_space, hidden_size):
+            super().__init__()
+            table = torch.tensor(next(tables))
+            self.table = nn.Parameter(table.unsqueeze(1) if table.dim() == 1 else table)  # (state, action)
+            made.append(self)
+
+        def forward(self, x):
+            return x @ self.table
+
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            pass  # the target actor keeps its own table
+
+    return TableActor
+
+
 def twin_linear_critic(tables, made: list):
     """A class to stand for td3.py's and sac.py's Critic: two tables linear in the action,
-    Q_i(s, a) = V_i[s] + K_i[s] · a. Each one made takes the next (V_1, K_1, V_2, K_2) of `tables`
-    and is appended to `made`; a target keeps its own values where train() copies the online
-    critic's into it."""
+    Q_i(s, a) = V_i[s] + K_i[s] · a (`linear_in_action`). Each one made takes the next
+    (V_1, K_1, V_2, K_2) of `tables` and is appended to `made`; a target keeps its own values where
+    train() copies the online critic's into it."""
     tables = iter(tables)
 
     class TwinLinearCritic(nn.Module):
@@ -280,7 +319,7 @@ def twin_linear_critic(tables, made: list):
 
         def forward(self, x, a):
             v1, k1, v2, k2 = self.tables
-            return x @ v1 + (x @ k1) * a[:, 0], x @ v2 + (x @ k2) * a[:, 0]
+            return linear_in_action(x, v1, k1, a), linear_in_action(x, v2, k2, a)
 
         def load_state_dict(self, state_dict, strict=True, assign=False):
             pass
@@ -305,6 +344,40 @@ def recorded_chain():
     statistics), and the env inside, which keeps the actions it is given."""
     env = RecordedActions(gym.make("ContinuousChain-v0"))
     return env, gym.wrappers.vector.RecordEpisodeStatistics(gym.vector.SyncVectorEnv([lambda: env]))
+
+
+# ---- two action dimensions, for ddpg.py, td3.py and sac.py: PlaneChain-v0, below, [0, 4] × [−1, 1] ----
+# Its learning steps learn from batches of two transitions, so that a loss is seen to be the mean over
+# the batch, and a value of the wrong shape, which broadcasts against one transition, does not.
+
+
+def recording_instances(module, monkeypatch, name: str) -> list:
+    """Replace `module.<name>`, a network, with a subclass of it that keeps every instance made, in order;
+    returns that list. network.initial is a copy of its state_dict as it was made."""
+    made = []
+
+    class Recorded(getattr(module, name)):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.initial = {key: value.clone() for key, value in self.state_dict().items()}
+            made.append(self)
+
+    monkeypatch.setattr(module, name, Recorded)
+    return made
+
+
+def squared_error_gradients(batch, values, slopes, targets: dict) -> tuple:
+    """The gradient of the mean over a batch of (Q(s, a) − y)², for Q(s, a) = V[s] + K[s] · a with K[s]
+    a vector: 2 (Q(s, a) − y) / B in V[s], at the state s of each transition, and that times its action a
+    in K[s]. `batch` is a sample of the buffer, `targets` the target y of each state."""
+    (obs, actions, *_), values, slopes = batch, torch.tensor(values), torch.tensor(slopes)
+    value_gradient, slope_gradient = torch.zeros_like(values), torch.zeros_like(slopes)
+    for x, a in zip(obs, actions):
+        state = int(x.argmax())
+        error = values[state] + slopes[state] @ a - targets[state]
+        value_gradient[state] += 2 * error / len(obs)
+        slope_gradient[state] += 2 * error * a / len(obs)
+    return value_gradient, slope_gradient
 
 
 # ---- the policy-gradient files: a chain whose episodes end at different steps, and tables ----
@@ -443,3 +516,53 @@ def entropy_gradient(logits) -> torch.Tensor:
     log_p = torch.as_tensor(logits, dtype=torch.float32).log_softmax(dim=0)
     entropy = -(log_p.exp() * log_p).sum()
     return -log_p.exp() * (log_p + entropy)
+
+
+# ---- the policy-gradient files' Gaussian policies on two action dimensions (a2c.py, a3c.py, ppo.py) ----
+
+
+class PlaneChain(Chain):
+    """The chain with actions in [0, 4] × [−1, 1]: two dimensions whose bounds differ, neither centred on
+    0 nor of half-width 1, so that a log-probability or an entropy not summed over the dimensions, an
+    action of the wrong shape, or a clip to another dimension's bounds shows. The actions change nothing,
+    but every one the env is given is kept, in PlaneChain.received."""
+
+    received: list = []
+
+    def __init__(self, render_mode=None):
+        super().__init__(continuous=True, render_mode=render_mode)
+        self.action_space = gym.spaces.Box(np.array([0, -1], np.float32), np.array([4, 1], np.float32))
+
+    def step(self, action):
+        PlaneChain.received.append(np.array(action, dtype=np.float64))
+        return super().step(action)
+
+
+gym.register("PlaneChain-v0", entry_point=PlaneChain)
+
+
+class CostChain(Chain):
+    """The chain whose steps cost what the chain's earn: leaving state s earns −(s + 1), so that what is
+    clipped to ±10 reaches its lower side."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, -reward, terminated, truncated, info
+
+
+gym.register("CostChain-v0", entry_point=CostChain)
+
+
+def gaussian_log_prob(means, log_stds, action) -> torch.Tensor:
+    """log π(a|s) of independent Gaussians, by hand: Σ_d −z_d²/2 − log σ_d − log √(2π), z_d = (a_d − μ_d) / σ_d."""
+    means, log_stds, action = (torch.as_tensor(v, dtype=torch.float32) for v in (means, log_stds, action))
+    z = (action - means) / log_stds.exp()
+    return (-(z**2) / 2 - log_stds - 0.5 * np.log(2 * np.pi)).sum(-1)
+
+
+def gaussian_log_prob_gradients(means, log_stds, action) -> tuple:
+    """∂ log π(a|s) / ∂μ_d = z_d / σ_d and ∂ log π(a|s) / ∂ log σ_d = z_d² − 1, per dimension d, for
+    independent Gaussians (H = Σ_d log σ_d + log √(2πe), so ∂H / ∂ log σ_d = 1)."""
+    means, log_stds, action = (torch.as_tensor(v, dtype=torch.float32) for v in (means, log_stds, action))
+    z = (action - means) / log_stds.exp()
+    return z / log_stds.exp(), z**2 - 1

@@ -1,14 +1,17 @@
 """a2c.py: its advantages at episode ends in the middle of a rollout; its learning step, by hand: on the
 chain (tests/probes.py), with tables for the network, each update's gradients are those of the advantages
 worked out here and of the actions drawn, clipped to max_grad_norm; in continuous mode, a Gaussian policy
-that learns from the actions as drawn, clipped to the bounds only on their way to the env; the
-normalisations of continuous control, by hand, carried over a resume; and (-m slow) with the continuous
-settings, learning on Pendulum-v1. The tests of the rollout storage, the normalisations and the annealed
-learning rate run on ppo.py too, which holds the same lines."""
+that learns from the actions as drawn, clipped to the bounds only on their way to the env, and on two
+action dimensions with bounds of their own, each learned from; the normalisations of continuous control,
+by hand, both sides of their clips, carried over a resume; and (-m slow) with the continuous settings,
+learning on Pendulum-v1. The tests of the rollout storage, the normalisations and the annealed learning
+rate run on ppo.py too, which holds the same lines; those of the Gaussian policy's network (by hand, on
+two action dimensions), of its log σ, learned, and of each action dimension's clip, on a3c.py and ppo.py."""
 
 import dataclasses
 import glob
 import sys
+import types
 from pathlib import Path
 
 import gymnasium as gym
@@ -148,7 +151,143 @@ def test_actions_are_clipped_when_sent_to_the_env():
     np.testing.assert_array_equal(a2c.to_env(np.array([1]), gym.spaces.Discrete(2)), [1])
 
 
-@pytest.mark.parametrize("name", ["a2c", "ppo"])  # the same rollout storage in both files
+# ---- a Gaussian policy on two action dimensions: the chain's actions in [0, 4] × [−1, 1] ----
+
+PLANE = gym.spaces.Box(np.array([0, -1], np.float32), np.array([4, 1], np.float32))  # PlaneChain-v0's
+# the Gaussian's means per state, near the bounds of each dimension so that, with σ = 1, about a third of
+# the draws fall outside them, in either dimension
+PLANE_MEANS = [[3.5, 0.5], [0.5, -0.75], [0.0, 0.0]]
+# Rollouts of three steps as THREE_STEPS's, but with λ = 0.8, not γ = 0.5, so that γ and λ swapped, or
+# either squared, show: Â(1) = δ(1) = 0.75, Â(0) = 0.625 + γλ · 0.75 = 0.625 + 0.4 · 0.75 = 0.925; their
+# (unbiased) std is 0.175 / √2.
+PLANE_LAMBDA, PLANE_THREE_STEPS, PLANE_SPREAD = 0.8, {0: 0.925, 1: 0.75}, 0.175 / 2**0.5
+
+
+def expected_plane_gradients(rows, advantages, spread) -> list:
+    """The gradient of a2c.py's loss for the Gaussian policy of PLANE_MEANS, log σ = 0 in both dimensions,
+    with respect to the tables (means, values, log σ): log π(a|s) and H are sums over the dimensions, so
+    each dimension d takes −Â/spread · ∂ log π / ∂μ_d = −Â/spread · z_d and −Â/spread · (z_d² − 1) − β
+    for its log σ, z_d = a_d − μ_d; the values as in expected_gradients."""
+    n = len(rows)
+    means, values, log_std = torch.zeros(3, 2), torch.zeros(3), torch.zeros(2)
+    for state, action in rows:
+        weight = advantages[state] / spread
+        mean_gradient, log_std_gradient = probes.gaussian_log_prob_gradients(
+            PLANE_MEANS[state], [0.0, 0.0], action
+        )
+        means[state] -= weight * mean_gradient / n
+        log_std -= (weight * log_std_gradient + BETA) / n
+        values[state] -= 2 * C_V * advantages[state] / n
+    return [means, values, log_std]
+
+
+def test_a_gaussian_policy_on_two_action_dimensions_learns_each_dimension_from_the_action_drawn(monkeypatch):
+    # rollouts of three steps (PLANE_THREE_STEPS, Â scaled by its spread over the rollout); the env gets
+    # each action clipped to its own dimension's bounds, the update learns from it as drawn
+    monkeypatch.setattr(probes.PlaneChain, "received", [])
+    agents = probes.actor_critic_tables(a2c, monkeypatch, PLANE_MEANS, V)
+    optimizers = probes.recording_adam(monkeypatch)
+    a2c.train(a2c.Args(env_id="PlaneChain-v0", num_steps=3, **(PROBE | dict(gae_lambda=PLANE_LAMBDA))))
+    (agent,), (optimizer,) = agents, optimizers
+
+    learned = rollouts(agent, 3, 2)
+    assert len(learned) == len(optimizer.gradients) >= 10
+    drawn = np.stack([action.numpy() for rows in learned for _, action in rows])
+    assert ((drawn < PLANE.low) | (drawn > PLANE.high)).any(axis=0).all()  # out of bounds in each dimension
+    # the 20 training steps, then the evaluation's two: the means of states 0 and 1, clipped
+    received = np.array(probes.PlaneChain.received)
+    np.testing.assert_allclose(received[:-2], np.clip(drawn, PLANE.low, PLANE.high))
+    np.testing.assert_allclose(received[-2:], [[3.5, 0.5], [0.5, -0.75]])
+    for rows, gradients in zip(learned, optimizer.gradients):
+        torch.testing.assert_close(gradients, expected_plane_gradients(rows, PLANE_THREE_STEPS, PLANE_SPREAD))
+
+
+def by_hand(agent, x: torch.Tensor) -> tuple:
+    """The means of π(·|s) and V(s), from the network's weights: a2c.py's and a3c.py's, a torso of two
+    tanh layers shared by two linear heads; ppo.py's, two networks of three layers, tanh between them."""
+
+    def linear(layer, h):
+        return h @ layer.weight.T + layer.bias
+
+    if hasattr(agent, "torso"):
+        h = torch.tanh(linear(agent.torso[2], torch.tanh(linear(agent.torso[0], x))))
+        return linear(agent.policy_head, h), linear(agent.value_head, h)[:, 0]
+
+    def mlp(network):
+        return linear(network[4], torch.tanh(linear(network[2], torch.tanh(linear(network[0], x)))))
+
+    return mlp(agent.actor), mlp(agent.critic)[:, 0]
+
+
+@pytest.mark.parametrize("name", ["a2c", "a3c", "ppo"])  # the same Gaussian policy in the three files
+def test_a_gaussian_policy_on_two_action_dimensions_is_a_product_of_independent_gaussians(name):
+    torch.manual_seed(0)
+    agent = load_algorithm(name).ActorCritic(obs_dim=3, action_space=PLANE, hidden_size=8)
+    # log σ: a parameter of its own, one per action dimension, 0 at first (σ = 1)
+    assert dict(agent.named_parameters())["log_std"] is agent.log_std
+    torch.testing.assert_close(agent.log_std.detach(), torch.zeros(2))
+    log_std = [0.3, -0.8]
+    with torch.no_grad():
+        agent.log_std.copy_(torch.tensor(log_std))
+        # the means away from 0, where a squashed or clipped mean would show
+        (agent.policy_head if hasattr(agent, "torso") else agent.actor[4]).bias.copy_(
+            torch.tensor([2.0, 0.5])
+        )
+        x, actions = torch.eye(3)[[0, 2]], torch.tensor([[4.5, -0.5], [1.0, 1.5]])
+        pi, values = agent(x)
+        means, expected_values = by_hand(agent, x)
+        assert means.shape == (2, 2)  # a mean per action dimension
+        torch.testing.assert_close(pi.mean, means)
+        torch.testing.assert_close(values, expected_values)
+        torch.testing.assert_close(pi.stddev, torch.tensor(log_std).exp().expand(2, 2))  # σ = exp(log σ)
+        # log π(a|s) = Σ_d −z_d²/2 − log σ_d − log √(2π): one number per state, the dimensions' sum
+        log_probs = [probes.gaussian_log_prob(mean, log_std, action) for mean, action in zip(means, actions)]
+        torch.testing.assert_close(pi.log_prob(actions), torch.stack(log_probs))
+        # H = Σ_d log σ_d + log √(2πe) = 0.3 − 0.8 + 2 · 1.4189 = 2.3379 in every state
+        torch.testing.assert_close(pi.entropy(), torch.full((2,), 2.3379), atol=1e-4, rtol=0)
+        torch.testing.assert_close(agent.greedy(x), means)  # the evaluation's action: the mean
+
+
+@pytest.mark.parametrize("name", ["a2c", "ppo"])  # a3c.py's: tests/test_a3c.py
+def test_log_sigma_is_learned_with_the_rest_of_the_network(monkeypatch, name):
+    algorithm, made = load_algorithm(name), []
+
+    class KeptActorCritic(algorithm.ActorCritic):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(algorithm, "ActorCritic", KeptActorCritic)
+    optimizers = probes.recording_adam(monkeypatch)
+    # the probes' settings (rollouts of three steps, ten updates) but a learning rate at which the network moves
+    settings = (PROBE if name == "a2c" else PPO_PROBE) | dict(env_id="PlaneChain-v0", num_steps=3)
+    algorithm.train(algorithm.Args(**(settings | dict(learning_rate=0.01))))
+    (agent,), (optimizer,) = made, optimizers
+    # the optimizer holds every parameter of the network, log σ among them
+    learned = [param for group in optimizer.param_groups for param in group["params"]]
+    assert len(learned) == len(list(agent.parameters()))
+    assert all(any(param is other for other in learned) for param in agent.parameters())
+    # every update's gradient reaches log σ in both dimensions, and has moved it from 0
+    index = next(i for i, param in enumerate(learned) if param is agent.log_std)
+    assert len(optimizer.gradients) == 10
+    assert all(gradients[index].ne(0).all() for gradients in optimizer.gradients)
+    assert agent.log_std.ne(0).all()
+
+
+@pytest.mark.parametrize("name", ["a2c", "a3c", "ppo"])  # the same lines in the three files
+def test_each_action_dimension_is_clipped_to_its_own_bounds_on_its_way_to_the_env(monkeypatch, name):
+    algorithm = load_algorithm(name)
+    actions = np.array([[-0.5, 1.5], [4.5, -2.0], [1.5, 0.25]], dtype=np.float32)
+    np.testing.assert_array_equal(algorithm.to_env(actions, PLANE), [[0.0, 1.0], [4.0, -1.0], [1.5, 0.25]])
+    # the evaluation's greedy actions too: means out of bounds, above in one dimension and below in the other
+    monkeypatch.setattr(probes.PlaneChain, "received", [])
+    greedy = types.SimpleNamespace(greedy=lambda x: x @ torch.tensor([[4.5, -1.5], [-0.5, 1.25], [0.0, 0.0]]))
+    envs = algorithm.make_env("PlaneChain-v0", 1, 1, False, "")
+    assert algorithm.evaluate(greedy, envs, 1, 1, torch.device("cpu")) == [3.0]
+    np.testing.assert_array_equal(probes.PlaneChain.received, [[4.0, -1.0], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize("name", ["a2c", "a3c", "ppo"])  # the same rollout storage in the three files
 def test_advantages_stop_at_an_episode_end_in_the_middle_of_a_rollout(name):
     # three envs whose episodes end at step 1 of a 3-step rollout: the first terminates, the second is
     # truncated, the third does both; step 2 only resets them (next-step autoreset)
@@ -166,12 +305,12 @@ def test_advantages_stop_at_an_episode_end_in_the_middle_of_a_rollout(name):
 
     # V(s_t) for rows 0..3; row 2 holds the states the episodes ended in, row 3 the new episodes' second
     values = np.array([[1, 1, 1], [2, 2, 2], [5, 7, 5], [3, 3, 3]], dtype=np.float32)
-    advantages = rollout.advantages(values, gamma=0.5, gae_lambda=0.5)
+    advantages = rollout.advantages(values, gamma=0.5, gae_lambda=0.8)  # γ ≠ λ: swapped, they show
     # step 1: terminated, δ = r − V(s_1) = −1; truncated, δ = r + γ V(s_2) − V(s_1) = 2.5; both: terminated.
     # Neither sum takes in step 2, where the next episode begins.
     np.testing.assert_allclose(advantages[1], [-1, 2.5, -1])
-    # step 0: δ = 1 + 0.5·2 − 1 = 1, plus γλ = 0.25 times the advantage of step 1
-    np.testing.assert_allclose(advantages[0], [1 - 0.25, 1 + 0.25 * 2.5, 1 - 0.25])
+    # step 0: δ = 1 + 0.5·2 − 1 = 1, plus γλ = 0.4 times the advantage of step 1
+    np.testing.assert_allclose(advantages[0], [1 - 0.4, 1 + 0.4 * 2.5, 1 - 0.4])
 
 
 # The normalisations of continuous control (--normalize-observation, --normalize-reward): running
@@ -203,9 +342,10 @@ def test_the_network_sees_observations_less_their_mean_over_their_std_clipped_to
     plain.load_state_dict({k: v for k, v in agent.state_dict().items() if not k.startswith("obs_rms")})
     agent.obs_rms.mean.copy_(torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64))
     agent.obs_rms.var.copy_(torch.tensor([4.0, 0.25, 1e-6], dtype=torch.float64))
-    obs = torch.tensor([[3.0, -2.5, 0.5], [1.0, 0.0, 9.0]])
-    # (s − μ) / σ by hand, the last entry of the second row clipped from 8.5 / 1e-3 to 10
-    seen = torch.tensor([[1.0, -1.0, 0.0], [0.0, 4.0, 10.0]])
+    obs = torch.tensor([[3.0, -2.5, 0.5], [1.0, 0.0, 9.0], [1.0, -2.0, -9.0]])
+    # (s − μ) / σ by hand, the last entry of the second row clipped from 8.5 / 1e-3 to 10, of the third
+    # from −9.5 / 1e-3 to −10
+    seen = torch.tensor([[1.0, -1.0, 0.0], [0.0, 4.0, 10.0], [0.0, 0.0, -10.0]])
     with torch.no_grad():
         torch.testing.assert_close(agent(obs)[1], plain(seen)[1])
         torch.testing.assert_close(agent(obs)[0].mean, plain(seen)[0].mean)
@@ -237,7 +377,12 @@ def test_the_statistics_are_of_the_states_acted_from_and_the_evaluation_leaves_t
 
 
 @pytest.mark.parametrize("name", ["a2c", "ppo"])  # the same lines in both files
-def test_rewards_are_divided_by_the_running_std_of_the_discounted_return_then_clipped(monkeypatch, name):
+@pytest.mark.parametrize(
+    ("env_id", "sign"), [("Chain-v0", 1), ("CostChain-v0", -1)], ids=["rewards", "costs"]
+)
+def test_rewards_are_divided_by_the_running_std_of_the_discounted_return_then_clipped(
+    monkeypatch, name, env_id, sign
+):
     algorithm, stored = load_algorithm(name), []
 
     class RecordingRollout(algorithm.Rollout):
@@ -247,18 +392,19 @@ def test_rewards_are_divided_by_the_running_std_of_the_discounted_return_then_cl
 
     monkeypatch.setattr(algorithm, "Rollout", RecordingRollout)
     settings = (PROBE if name == "a2c" else PPO_PROBE) | dict(total_timesteps=24, normalize_reward=True)
-    algorithm.train(algorithm.Args(**({"env_id": "Chain-v0"} | settings)))
+    algorithm.train(algorithm.Args(**(settings | dict(env_id=env_id))))
     # one env, γ = 0.5: r = 1, 2 in each episode, then a step that only resets the env (r = 0). The
     # discounted return G = r + γ G restarts in each episode: G = 1, then 2 + 0.5 · 1 = 2.5. Each reward
     # is divided by the std of all the G so far, the reset steps' left out, and clipped to ±10: the
-    # first, over the std of one G and the prior, would be ~70
+    # first, over the std of one G and the prior, would be ~70. On CostChain-v0 every reward and return
+    # is negated, their std the same: the first reward would be ~−70, and is clipped to −10
     returns, expected = [], []
     for t in range(24):
-        reward = [1.0, 2.0, 0.0][t % 3]
+        reward = sign * [1.0, 2.0, 0.0][t % 3]
         if t % 3 < 2:
-            returns.append([1.0, 2.5][t % 3])
-        expected.append(min(reward / np.sqrt(pooled(np.array(returns))[1] + 1e-8), 10.0))
-    assert expected[0] == 10.0 and expected[1] < 10.0
+            returns.append(sign * [1.0, 2.5][t % 3])
+        expected.append(np.clip(reward / np.sqrt(pooled(np.array(returns))[1] + 1e-8), -10.0, 10.0))
+    assert expected[0] == 10.0 * sign and abs(expected[1]) < 10.0
     np.testing.assert_allclose(stored, expected, rtol=1e-6)
 
 

@@ -2,7 +2,8 @@
 main process ends: Ctrl-C to the whole terminal, or a kill that gives it no chance to stop them; a
 resumed run's workers play new episodes. And a worker's learning step, by hand: a3c.py's `worker`, run
 in this process as the only one, on the chain (tests/probes.py) with tables for the network, learns as
-a2c.py does (tests/test_a2c.py works out the gradients), at the shared parameters as they are."""
+a2c.py does (tests/test_a2c.py works out the gradients), on two action dimensions too, at the shared
+parameters as they are; with a3c.py's own network, it learns the shared log σ."""
 
 import multiprocessing
 import os
@@ -14,6 +15,7 @@ import threading
 import time
 
 import gymnasium as gym
+import numpy as np
 import probes
 import pytest
 import torch
@@ -26,10 +28,16 @@ from test_a2c import (
     LOGITS,
     MEANS,
     ONE_STEP,
+    PLANE,
+    PLANE_LAMBDA,
+    PLANE_MEANS,
+    PLANE_SPREAD,
+    PLANE_THREE_STEPS,
     SPREAD,
     THREE_STEPS,
     V,
     expected_gradients,
+    expected_plane_gradients,
     rollouts,
 )
 
@@ -109,6 +117,37 @@ def test_a_gaussian_policy_learns_from_the_actions_drawn_not_the_clipped_ones(mo
         assert log_std_gradient.item() == pytest.approx(-delta * (z**2 - 1) - BETA, abs=1e-6)
         assert value_gradient[state].item() == pytest.approx(-2 * C_V * delta, abs=1e-6)
         assert mean_gradient.count_nonzero() == value_gradient.count_nonzero() == 1
+
+
+def test_a_gaussian_policy_on_two_action_dimensions_learns_each_dimension_from_the_action_drawn(monkeypatch):
+    # as a2c.py's (tests/test_a2c.py): actions in [0, 4] × [−1, 1], rollouts of three steps, λ = 0.8; the env gets
+    # each action clipped to its own dimension's bounds, the update learns from it as drawn
+    monkeypatch.setattr(probes.PlaneChain, "received", [])
+    agent, optimizer, _ = run_worker(
+        monkeypatch, "PlaneChain-v0", PLANE_MEANS, num_steps=3, gae_lambda=PLANE_LAMBDA
+    )
+    learned = rollouts(agent, 3, 2)
+    assert len(learned) == len(optimizer.gradients) >= 10
+    drawn = np.stack([action.numpy() for rows in learned for _, action in rows])
+    assert ((drawn < PLANE.low) | (drawn > PLANE.high)).any(axis=0).all()  # out of bounds in each dimension
+    np.testing.assert_allclose(probes.PlaneChain.received, np.clip(drawn, PLANE.low, PLANE.high))
+    for rows, gradients in zip(learned, optimizer.gradients):
+        torch.testing.assert_close(gradients, expected_plane_gradients(rows, PLANE_THREE_STEPS, PLANE_SPREAD))
+
+
+def test_a_worker_learns_the_shared_network_s_log_sigma_in_each_dimension(monkeypatch):
+    # a3c.py's own network, shared, at a learning rate at which it moves: log σ is a parameter of it, 0 at
+    # first, and the worker's gradients reach it, in both dimensions
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    args = a3c.Args(env_id="PlaneChain-v0", num_steps=3, **(PROBE | dict(learning_rate=0.01)))
+    shared = a3c.ActorCritic(3, PLANE, args.hidden_size)
+    log_std = dict(shared.named_parameters())["log_std"]
+    torch.testing.assert_close(log_std.detach(), torch.zeros(2))
+    optimizer = torch.optim.Adam(shared.parameters(), lr=args.learning_rate)
+    spec, steps_done, stop = gym.spec(args.env_id), multiprocessing.Value("q", 0), threading.Event()
+    a3c.worker(0, args, spec, "", shared, optimizer, threading.Lock(), steps_done, queue.Queue(), stop, 0)
+    assert steps_done.value == 30
+    assert log_std.ne(0).all()
 
 
 def test_each_rollout_is_learned_at_the_shared_parameters_as_they_are(monkeypatch):

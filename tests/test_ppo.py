@@ -1,7 +1,11 @@
 """ppo.py's learning step, by hand: on the chain (tests/probes.py), with tables for the policy and the
 values, the gradient of each update is that of the clipped surrogate, the clipped value loss and the
 entropy bonus, worked out here for a policy and values that have moved away from those that collected
-the rollout; and (-m slow) with its continuous settings, learning on Pendulum-v1."""
+the rollout; the same for a Gaussian policy on two action dimensions, learned in minibatches that each
+normalise their own advantages, with the ratio's clip met on all four sides (Â > 0 and Â < 0, r above
+1 + ε and below 1 − ε) and the value moved up past its target and down past its clip; the networks'
+orthogonal initialisation and Adam's ε; and (-m slow) with its continuous settings, learning on
+Pendulum-v1."""
 
 import dataclasses
 import subprocess
@@ -174,6 +178,153 @@ def test_a_gaussian_policy_s_rollout_keeps_the_actions_drawn_not_the_clipped_one
     assert len(stored) == len(drawn) == 30
     np.testing.assert_array_equal(np.concatenate(stored), np.concatenate(drawn))
     assert np.abs(np.concatenate(drawn)).max() > 1
+
+
+# ---- a Gaussian policy on two action dimensions, learned in minibatches ----
+
+# π_old and π_θ on PlaneChain-v0 (tests/probes.py: actions in [0, 4] × [−1, 1]): per state the Gaussian's
+# means, and log σ per dimension. π_θ has moved its means in both dimensions and widened one σ, narrowed the
+# other, so that the ratios of the actions drawn from π_old fall on both sides of 1 ± ε.
+MEANS_OLD, LOG_STD_OLD = [[2.0, 0.0], [1.0, 0.5], [0.0, 0.0]], [0.0, 0.0]
+MEANS, LOG_STD = [[2.5, -0.3], [0.6, 0.8], [0.0, 0.0]], [0.2, -0.3]
+# γ = 0.5 and λ = 0.8 here, so that γ and λ swapped, or either squared, show. V_old(1) = 3 is above the
+# return from state 1: Â = 2 − 3 = −1 there, and from state 0 Â = 1 + γ · 3 − 1 + γλ · (−1) = 1.1; the
+# critic's targets R = Â + V_old are 2.1 and 2.
+PLANE_LAMBDA, PLANE_V_OLD, PLANE_V = 0.8, [1.0, 3.0, 7.0], [4.0, 2.2, 7.0]
+# ½ max((V − R)², (V_old + clip(V − V_old, ±ε) − R)²), over the minibatch: in state 0 V has moved up by 3,
+# past R: (V − R)² = 1.9² is the larger (against 0.9²), and its gradient is c_v (V − R) = 0.5 · 1.9 a
+# transition; in state 1 V has moved down by 0.8, and (V_old − ε − R)² = 0.8² is the larger (against
+# 0.2²): constant, no gradient
+PLANE_VALUE_GRADIENTS = {0: C_V * 1.9, 1: 0.0}
+
+
+def gaussian_tables(monkeypatch):
+    """Replace ppo.ActorCritic with tables of a Gaussian policy: without a gradient (acting, π_old and
+    V_old) MEANS_OLD, LOG_STD_OLD and PLANE_V_OLD, with one MEANS, LOG_STD and PLANE_V, its parameters in
+    that order (means, values, log σ). Returns the networks made; network.acted lists each state acted in
+    and the action drawn."""
+    made = []
+
+    class GaussianTables(nn.Module):
+        def __init__(self, obs_dim, action_space, hidden_size, normalize_observation=False):
+            super().__init__()
+            self.means, self.values = nn.Parameter(torch.tensor(MEANS)), nn.Parameter(torch.tensor(PLANE_V))
+            self.log_std = nn.Parameter(torch.tensor(LOG_STD))
+            self.acted = []
+            made.append(self)
+
+        def forward(self, x):
+            learning = torch.is_grad_enabled()
+            means = x @ (self.means if learning else torch.tensor(MEANS_OLD))
+            log_std = self.log_std if learning else torch.tensor(LOG_STD_OLD)
+            values = x @ (self.values if learning else torch.tensor(PLANE_V_OLD))
+            pi = torch.distributions.Independent(torch.distributions.Normal(means, log_std.exp()), 1)
+            return probes.recording_samples(pi, x, self.acted), values
+
+        def greedy(self, x):
+            return x @ self.means
+
+    monkeypatch.setattr(ppo, "ActorCritic", GaussianTables)
+    return made
+
+
+def ratio_of(state: int, action) -> float:
+    """π_θ(a|s) / π_old(a|s), from the Gaussians' log-probabilities by hand."""
+    log_ratio = probes.gaussian_log_prob(MEANS[state], LOG_STD, action) - probes.gaussian_log_prob(
+        MEANS_OLD[state], LOG_STD_OLD, action
+    )
+    return float(log_ratio.exp())
+
+
+def expected_gaussian_gradients(minibatch) -> list:
+    """The gradient of L^CLIP + c_v L^V − β mean H over a minibatch [(state, action, Â normalised within
+    it)], with respect to the tables (means, values, log σ)."""
+    n = len(minibatch)
+    means, values, log_std = torch.zeros(3, 2), torch.zeros(3), torch.zeros(2)
+    for state, action, advantage in minibatch:
+        ratio = ratio_of(state, action)
+        # the clipped term wins, and carries no gradient, once r has left [1 − ε, 1 + ε] on the side Â
+        # favours; otherwise ∂(r Â) = Â r ∂ log π_θ(a|s), log π_θ summed over the dimensions
+        clipped = (advantage > 0 and ratio > 1 + EPSILON) or (advantage < 0 and ratio < 1 - EPSILON)
+        if not clipped:
+            mean_gradient, log_std_gradient = probes.gaussian_log_prob_gradients(
+                MEANS[state], LOG_STD, action
+            )
+            means[state] -= advantage * ratio * mean_gradient / n
+            log_std -= advantage * ratio * log_std_gradient / n
+        log_std -= BETA / n  # H = Σ_d log σ_d + log √(2πe): ∂H / ∂ log σ_d = 1
+        values[state] += PLANE_VALUE_GRADIENTS[state] / n
+    return [means, values, log_std]
+
+
+def test_a_gaussian_policy_on_two_action_dimensions_learns_the_clipped_surrogate_minibatch_by_minibatch(
+    monkeypatch,
+):
+    # rollouts of six steps: states 0, 1, the reset step, 0, 1, the reset step: four transitions, in two
+    # minibatches of two, shuffled. Â is normalised within each minibatch: ±1/√2 in one that holds both
+    # states (state 0's the larger), 0 in one that holds one state twice (no spread, the mean taken off).
+    # Normalised over the whole rollout's four, it would be ±√3/2 in every one.
+    orders, permutation = [], np.random.permutation
+
+    def recording_permutation(n):
+        orders.append(permutation(n))
+        return orders[-1]
+
+    monkeypatch.setattr(np.random, "permutation", recording_permutation)
+    agents = gaussian_tables(monkeypatch)
+    optimizers = probes.recording_adam(monkeypatch)
+    settings = dict(env_id="PlaneChain-v0", num_steps=6, total_timesteps=120, num_minibatches=2)
+    settings |= dict(gae_lambda=PLANE_LAMBDA)
+    ppo.train(ppo.Args(**(PROBE | settings)))
+    (agent,), (optimizer,) = agents, optimizers
+
+    acted = [(int(states[0]), actions[0]) for states, actions in agent.acted]
+    rollouts = [[acted[t + k] for k in (0, 1, 3, 4)] for t in range(0, len(acted), 6)]
+    assert [state for rollout in rollouts for state, _ in rollout] == [0, 1] * 40
+    assert len(orders) == 20 and len(optimizer.gradients) == 40
+    minibatches = []
+    for rollout, order in zip(rollouts, orders, strict=True):
+        for mb in np.array_split(order, 2):
+            (s, a), (s2, a2) = (rollout[i] for i in mb)
+            normalised = {0: 2**-0.5, 1: -(2**-0.5)} if s != s2 else {s: 0.0}
+            minibatches.append([(s, a, normalised[s]), (s2, a2, normalised[s2])])
+    # both kinds of minibatch, and every side of the clip: Â > 0 and Â < 0, each with r above 1 + ε and below 1 − ε
+    assert {len({state for state, _, _ in mb}) for mb in minibatches} == {1, 2}
+    sides = {
+        (advantage > 0, ratio_of(state, action) > 1)
+        for mb in minibatches
+        for state, action, advantage in mb
+        if advantage != 0 and abs(ratio_of(state, action) - 1) > EPSILON
+    }
+    assert sides == {(True, True), (True, False), (False, True), (False, False)}
+    for minibatch, gradients in zip(minibatches, optimizer.gradients, strict=True):
+        torch.testing.assert_close(gradients, expected_gaussian_gradients(minibatch))
+
+
+def test_the_networks_are_initialised_orthogonally_with_their_gains_and_zero_biases():
+    torch.manual_seed(0)
+    agent = ppo.ActorCritic(obs_dim=3, action_space=probes.PlaneChain().action_space, hidden_size=8)
+    # an orthogonal W of gain g has orthogonal rows of norm g (W Wᵀ = g² I), or, where it has fewer columns
+    # than rows, orthogonal columns (Wᵀ W = g² I): √2 in the hidden layers, 0.01 in the policy's last (its
+    # means start near 0), 1 in the value's; every bias 0
+    for network, last_gain in ((agent.actor, 0.01), (agent.critic, 1.0)):
+        for layer, gain in zip(
+            (network[0], network[2], network[4]), (2**0.5, 2**0.5, last_gain), strict=True
+        ):
+            w = layer.weight.detach()
+            gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+            torch.testing.assert_close(gram, gain**2 * torch.eye(min(w.shape)))
+            assert not layer.bias.any()
+    assert agent.actor[4].weight.shape == (2, 8) and agent.critic[4].weight.shape == (1, 8)
+    torch.testing.assert_close(agent.log_std.detach(), torch.zeros(2))  # σ = 1 at first
+
+
+def test_adam_s_epsilon_is_the_reference_implementations_1e_5(monkeypatch):
+    tables(monkeypatch)
+    optimizers = probes.recording_adam(monkeypatch)
+    ppo.train(ppo.Args(**(PROBE | dict(total_timesteps=3))))
+    (optimizer,) = optimizers
+    assert optimizer.defaults["eps"] == 1e-5 and len(optimizer.gradients) == 1
 
 
 # -m slow (~40 s): benchmarks/run.py measures these settings on 20 seeds (pendulum.md); the default

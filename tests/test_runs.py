@@ -61,6 +61,7 @@ ALGORITHM_TAGS = {
         "losses/clipfrac",
     },
     "a3c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
+    "pqn": DQN_TAGS,
     "ddpg": DDPG_TAGS,
     "td3": DDPG_TAGS,
     "sac": DDPG_TAGS | {"charts/alpha", "losses/entropy"},

@@ -1,0 +1,213 @@
+"""pqn.py's Q(λ) returns and learning step, by hand.
+
+The returns: on a rollout of three envs written out here, with a termination, a truncation and an
+episode that the rollout cuts, every G_t is worked out by hand. The learning step: train() runs on the
+chain of tests/probes.py (states 0 → 1 → 2, whatever the action; leaving s earns s + 1; the episode
+terminates in state 2) with its Q-network replaced by a table, and with one pass over each rollout in
+one minibatch the gradient of ½ mean (Q(s, a) − G)² in the table is (Q(s, a) − G) / n at each
+transition's entry: the returns learned from are read off the gradients. And what makes the file PQN:
+its network normalises each hidden layer before the ReLU, and nothing in it is a target network or a
+replay buffer."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from conftest import load_algorithm
+from probes import Q, recording_adam
+
+pqn = load_algorithm("pqn")
+
+GAMMA, LAMBDA = 0.5, 0.8
+
+
+def test_the_q_lambda_returns_by_hand():
+    # three envs, four steps; max Q(s_t) per step and env in `max_q`, the row after the last one the
+    # states the rollout stopped in. γ = 0.5, λ = 0.8.
+    rollout = pqn.Rollout(num_steps=4, num_envs=3, obs_dim=1)
+    rollout.max_q[:] = [
+        [1.0, 2.0, 3.0],
+        [4.0, 5.0, 6.0],
+        [7.0, 8.0, 9.0],
+        [10.0, 11.0, 12.0],
+        [13.0, 14.0, 15.0],
+    ]
+    rollout.rewards[:] = [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0], [0.0, 3.0, 3.0], [4.0, 0.0, 4.0]]
+    # env 0 terminates at step 1 and only resets at step 2; env 1 is truncated at step 2 and only resets at
+    # step 3; env 2's episode runs through the rollout and is cut by its end
+    rollout.terminated[:] = [[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0]]
+    rollout.ended[:] = [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0]]
+    returns = rollout.returns(GAMMA, LAMBDA)
+    # G_t = r_t + γ (1 − terminated_t) [Q_{t+1} + λ (1 − ended_t) (G_{t+1} − Q_{t+1})], G_4 = Q_4
+    # env 2, never ended: G_3 = 4 + 0.5 · 15 = 11.5 (Q_4 + λ (Q_4 − Q_4)); G_2 = 3 + 0.5 (12 + 0.8 (11.5 − 12))
+    # = 8.8; G_1 = 2 + 0.5 (9 + 0.8 (8.8 − 9)) = 6.42; G_0 = 1 + 0.5 (6 + 0.8 (6.42 − 6)) = 4.168
+    # env 1, truncated at step 2: G_2 = 3 + 0.5 · 11 = 8.5 (the bootstrap alone, the sum stops);
+    # G_1 = 2 + 0.5 (8 + 0.8 (8.5 − 8)) = 6.2; G_0 = 1 + 0.5 (5 + 0.8 (6.2 − 5)) = 3.98
+    # env 0, terminated at step 1: G_1 = 2 (no future); G_0 = 1 + 0.5 (4 + 0.8 (2 − 4)) = 2.2
+    # the steps that only reset an env (env 0 at step 2, env 1 at step 3) are learned from by no one
+    expected = {
+        (0, 0): 2.2, (1, 0): 2.0,
+        (0, 1): 3.98, (1, 1): 6.2, (2, 1): 8.5,
+        (0, 2): 4.168, (1, 2): 6.42, (2, 2): 8.8, (3, 2): 11.5,
+    }  # fmt: skip
+    for (t, env), value in expected.items():
+        assert returns[t, env] == pytest.approx(value), (t, env)
+
+
+@pytest.mark.parametrize("q_lambda", [0.0, 1.0])
+def test_lambda_0_is_q_learning_and_lambda_1_the_rollout_s_rewards(q_lambda):
+    rollout = pqn.Rollout(num_steps=3, num_envs=1, obs_dim=1)
+    rollout.max_q[:, 0] = [1.0, 2.0, 3.0, 4.0]
+    rollout.rewards[:, 0] = [1.0, 1.0, 1.0]
+    returns = rollout.returns(0.9, q_lambda)[:, 0]
+    if q_lambda == 0.0:  # r + γ max Q(s')
+        np.testing.assert_allclose(returns, [1 + 0.9 * 2, 1 + 0.9 * 3, 1 + 0.9 * 4], rtol=1e-6)
+    else:  # the rewards to the rollout's end, then max Q of the state it stopped in
+        np.testing.assert_allclose(returns, [2.71 + 0.729 * 4, 1.9 + 0.81 * 4, 1 + 0.9 * 4], rtol=1e-6)
+
+
+def q_table(monkeypatch, table=Q):
+    """Replace pqn.QNetwork with a table, Q(s, ·) = table[s]; returns the networks made."""
+    made = []
+
+    class TableQNetwork(nn.Module):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.table = nn.Parameter(torch.tensor(table, dtype=torch.float32))
+            made.append(self)
+
+        def forward(self, x):
+            return x @ self.table
+
+    monkeypatch.setattr(pqn, "QNetwork", TableQNetwork)
+    return made
+
+
+# One env on the chain, rollouts of three steps (state 0, state 1, then the step that only resets), one
+# pass of one minibatch a rollout, γ = 0.5, λ = 0.8, the rewards halved, a learning rate so small that the
+# table keeps its values, and every action at random.
+PROBE = dict(
+    env_id="Chain-v0", num_envs=1, num_steps=3, total_timesteps=60, update_epochs=1, num_minibatches=1
+)
+PROBE |= dict(gamma=GAMMA, q_lambda=LAMBDA, reward_scale=0.5, learning_rate=1e-9, max_grad_norm=1e6)
+PROBE |= dict(start_e=1.0, end_e=1.0, eval_episodes=1)
+
+# With the table Q of probes.py (max Q(1, ·) = 2.5) and the rewards halved: from state 1, r = 1 and the
+# episode terminates, G = 1; from state 0, r = 0.5 and the episode goes on in the rollout,
+# G = 0.5 + 0.5 (2.5 + 0.8 (1 − 2.5)) = 1.15.
+RETURNS = {0: 1.15, 1: 1.0}
+# The chain cut by a time limit in state 1: the transition from state 0 is truncated, and bootstraps from
+# max Q(1, ·) alone, G = 0.5 + 0.5 · 2.5 = 1.75; rollouts of one step end in state 1, mid-episode, and
+# bootstrap from the state they stopped in: G = 1.75 as well, and 1 from state 1.
+CASES = {
+    "rollouts of three steps": ("Chain-v0", 3, RETURNS),
+    "truncated in state 1": ("ChainCut-v0", 2, {0: 1.75}),
+    "rollouts of one step": ("Chain-v0", 1, {0: 1.75, 1: 1.0}),
+}
+
+
+@pytest.mark.parametrize(("env_id", "num_steps", "returns"), CASES.values(), ids=CASES)
+def test_each_update_learns_the_q_lambda_returns_of_its_rollout(monkeypatch, env_id, num_steps, returns):
+    q_table(monkeypatch)
+    optimizers = recording_adam(monkeypatch, "RAdam")
+    pqn.train(pqn.Args(**(PROBE | dict(env_id=env_id, num_steps=num_steps))))
+    (optimizer,) = optimizers
+    assert len(optimizer.gradients) >= 15
+    entries = set()
+    for (gradient,) in optimizer.gradients:
+        # ½ mean over the n transitions of (Q(s, a) − G)²: (Q(s, a) − G) / n in each entry learned from
+        learned = gradient.nonzero().tolist()
+        n = len(learned)
+        for state, action in learned:
+            entries.add((state, action))
+            expected = (Q[state][action] - returns[state]) / n
+            assert float(gradient[state, action]) == pytest.approx(expected, abs=1e-6), (state, action)
+    # every action of every state acted in (at random), nothing else
+    assert entries == {(state, action) for state in returns for action in (0, 1)}
+
+
+def test_the_gradient_is_clipped_to_max_grad_norm(monkeypatch):
+    # the same rollouts learned from twice: unclipped, then clipped to 0.01; clip_grad_norm_ scales the
+    # whole gradient by max_grad_norm / (its norm + 1e-6)
+    norms = []
+    for max_grad_norm in (1e6, 0.01):
+        with monkeypatch.context() as patches:
+            q_table(patches)
+            optimizers = recording_adam(patches, "RAdam")
+            pqn.train(pqn.Args(**(PROBE | dict(max_grad_norm=max_grad_norm))))
+        norms.append([step[0].norm() for step in optimizers[0].gradients])
+    unclipped, clipped = norms
+    assert len(clipped) == len(unclipped) >= 15 and min(unclipped) > 0.01
+    torch.testing.assert_close(clipped, [norm * 0.01 / (norm + 1e-6) for norm in unclipped])
+
+
+def test_each_hidden_layer_is_normalised_before_its_relu():
+    # Linear, LayerNorm, ReLU twice, then the output layer
+    network = pqn.QNetwork(obs_dim=4, n_actions=2, hidden_size=8)
+    kinds = [type(layer) for layer in network.network]
+    assert kinds == [nn.Linear, nn.LayerNorm, nn.ReLU, nn.Linear, nn.LayerNorm, nn.ReLU, nn.Linear]
+    # normalised right after its linear map, a layer's units are blind to the map's scale and to a shift of
+    # them all: Q stays the same when each hidden layer's weights and bias are multiplied by 5 and its bias
+    # raised by 3, which a ReLU before the normalisation (or no normalisation) would not allow
+    x = torch.randn(16, 4)
+    before = network(x)
+    with torch.no_grad():
+        for i in (0, 3):
+            network.network[i].weight.mul_(5)
+            network.network[i].bias.mul_(5).add_(3)
+    torch.testing.assert_close(network(x), before, atol=1e-4, rtol=1e-4)
+
+
+def test_one_network_learns_from_its_own_values_with_no_target_network_and_no_buffer(monkeypatch):
+    # train() makes one Q-network, and the checkpoint holds it and its optimizer, nothing else of the
+    # learner; the values the returns bootstrap from are that network's (the probes above)
+    made = q_table(monkeypatch)
+    summary = pqn.train(pqn.Args(**(PROBE | dict(save_model=True))))
+    assert len(made) == 1
+    checkpoint = torch.load(summary["model_path"], weights_only=True)
+    plumbing = {
+        "algorithm",
+        "args",
+        "run_name",
+        "global_step",
+        "envs",
+        "recent_returns",
+        "planned_steps",
+        "random",
+    }
+    assert set(checkpoint) - plumbing == {"q_network", "optimizer"}
+    assert not [name for name in vars(pqn) if "buffer" in name.lower() or "target" in name.lower()]
+
+
+def test_the_learning_rate_falls_linearly_from_the_first_rollout_s_update(monkeypatch):
+    rates = []  # each update's learning rate, as the update finds it
+
+    class RecordingRate(torch.optim.RAdam):
+        def step(self, closure=None):
+            rates.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "RAdam", RecordingRate)
+    # four rollouts of 3 steps, one update each: at lr · (1 − k/4), k the rollouts before it
+    pqn.train(pqn.Args(**(PROBE | dict(total_timesteps=12, anneal_lr=True))))
+    assert rates == pytest.approx([1e-9, 0.75e-9, 0.5e-9, 0.25e-9])
+
+
+@pytest.mark.parametrize("num_minibatches", [1, 3, 20])
+def test_each_pass_learns_from_every_transition_once(monkeypatch, num_minibatches):
+    # one rollout of 4 envs × 6 steps on the chain: 16 transitions (the reset steps are none), in 1 or 3
+    # minibatches a pass, each transition in exactly one of them; asked for 20, 16 of one transition each
+    seen, permutation = [], np.random.permutation
+
+    def recording_permutation(n):
+        order = permutation(n)
+        seen.append(np.sort(order))
+        return order
+
+    monkeypatch.setattr(np.random, "permutation", recording_permutation)
+    q_table(monkeypatch)
+    optimizers = recording_adam(monkeypatch, "RAdam")
+    settings = PROBE | dict(num_envs=4, num_steps=6, total_timesteps=24, update_epochs=2)
+    pqn.train(pqn.Args(**(settings | dict(num_minibatches=num_minibatches))))
+    assert len(optimizers[0].gradients) == 2 * min(num_minibatches, 16)
+    assert all(np.array_equal(order, np.arange(16)) for order in seen) and len(seen) == 2
