@@ -70,6 +70,11 @@ MUTATIONS = {
             "            optimizer.zero_grad()\n",
             "",
         ),
+        (
+            "a checkpoint unpickled whole: a stranger's file runs its code when --evaluate reads it (the plumbing)",
+            'checkpoint = torch.load(path, map_location="cpu", weights_only=True)',
+            'checkpoint = torch.load(path, map_location="cpu", weights_only=False)',
+        ),
     ],
     "double_dqn": [
         (
@@ -402,6 +407,96 @@ MUTATIONS = {
             "        self.x[restart] = 0.0\n",
             "",
         ),
+        (
+            "the target actor not started as a copy of the online actor",
+            "    target_actor.load_state_dict(actor.state_dict())\n",
+            "",
+        ),
+        (
+            "the target critic not started as a copy of the online critic",
+            "    target_critic.load_state_dict(critic.state_dict())\n",
+            "",
+        ),
+        (
+            "the exploring actions clipped at the upper bound only: below the lower bound they are kept",
+            "actions = np.clip(actions + noise, low, high).astype(np.float32)",
+            "actions = np.minimum(actions + noise, high).astype(np.float32)",
+        ),
+        (
+            "the exploring actions clipped at the lower bound only: above the upper bound they are kept",
+            "actions = np.clip(actions + noise, low, high).astype(np.float32)",
+            "actions = np.maximum(actions + noise, low).astype(np.float32)",
+        ),
+        (
+            "the exploration's bounds and noise the widest of any dimension, not each dimension's own",
+            "low, high = action_space.low, action_space.high",
+            "low, high = action_space.low.min(), action_space.high.max()",
+        ),
+        (
+            "one exploration noise per env, shared by the action dimensions",
+            "noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2, size=actions.shape)",
+            "noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2, size=(args.num_envs, 1))",
+        ),
+        (
+            "the Ornstein-Uhlenbeck noise not scaled to half the action range",
+            "noise = ou_noise(restart=autoreset) * (high - low) / 2",
+            "noise = ou_noise(restart=autoreset)",
+        ),
+        (
+            "the Ornstein-Uhlenbeck process restarted at every step of an episode, not at its first",
+            "noise = ou_noise(restart=autoreset) * (high - low) / 2",
+            "noise = ou_noise(restart=~autoreset) * (high - low) / 2",
+        ),
+        (
+            "one Ornstein-Uhlenbeck process per env, shared by the action dimensions",
+            "ou_noise = OrnsteinUhlenbeck((args.num_envs, action_dim))",
+            "ou_noise = OrnsteinUhlenbeck((args.num_envs, 1))",
+        ),
+        (
+            "the actor's center (high − low) / 2, right only where the lower bound is 0",
+            'self.register_buffer("action_center", (high + low) / 2)',
+            'self.register_buffer("action_center", (high - low) / 2)',
+        ),
+        (
+            "the actor's last layer of one output, broadcast to every action dimension",
+            "nn.Linear(hidden_size, action_space.shape[0]),",
+            "nn.Linear(hidden_size, 1),",
+        ),
+        (
+            "the critic's value of shape (batch, 1), broadcast against targets of shape (batch,)",
+            "return self.network(torch.cat([x, a], dim=1)).squeeze(1)",
+            "return self.network(torch.cat([x, a], dim=1))",
+        ),
+        (
+            "the critic's first layer sized for one action dimension",
+            "nn.Linear(obs_dim + action_dim, hidden_size),",
+            "nn.Linear(obs_dim + 1, hidden_size),",
+        ),
+        (
+            "uniform actions one step short of --learning-starts",
+            "if global_step <= args.learning_starts:",
+            "if global_step < args.learning_starts:",
+        ),
+        (
+            "learning starts one transition early",
+            "if rb.size > args.learning_starts:",
+            "if rb.size >= args.learning_starts:",
+        ),
+        (
+            "the actor learns at --critic-learning-rate",
+            "actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)",
+            "actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.critic_learning_rate, fused=True)",
+        ),
+        (
+            "the newest transition in the buffer never sampled",
+            "idx = self.rng.integers(0, self.size, batch_size)",
+            "idx = self.rng.integers(0, self.size - 1, batch_size)",
+        ),
+        (
+            "batches of one transition, whatever --batch-size says",
+            "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)",
+            "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(1)",
+        ),
     ],
     "td3": [
         (
@@ -478,6 +573,94 @@ MUTATIONS = {
             "the critics' values of shape (batch, 1), broadcast against targets of shape (batch,)",
             "return self.q1(xa).squeeze(1), self.q2(xa).squeeze(1)",
             "return self.q1(xa), self.q2(xa)",
+        ),
+        (
+            "the target actor not started as a copy of the online actor",
+            "    target_actor.load_state_dict(actor.state_dict())\n",
+            "",
+        ),
+        (
+            "the target critics not started as copies of the online critics",
+            "    target_critic.load_state_dict(critic.state_dict())\n",
+            "",
+        ),
+        (
+            "the exploring actions clipped at the upper bound only: below the lower bound they are kept",
+            "actions = np.clip(actions + noise, low, high).astype(np.float32)",
+            "actions = np.minimum(actions + noise, high).astype(np.float32)",
+        ),
+        (
+            "one exploration noise for all the envs, numpy's shape of its scale",
+            "noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2, size=actions.shape)",
+            "noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2)",
+        ),
+        (
+            "the Ornstein-Uhlenbeck noise not scaled to half the action range",
+            "noise = ou_noise(restart=autoreset) * (high - low) / 2",
+            "noise = ou_noise(restart=autoreset)",
+        ),
+        (
+            "the actor's center (high − low) / 2, right only where the lower bound is 0",
+            'self.register_buffer("action_center", (high + low) / 2)',
+            'self.register_buffer("action_center", (high - low) / 2)',
+        ),
+        (
+            "the target policy's noise clipped above only: below −c it is kept",
+            "noise = noise.clamp(-args.noise_clip, args.noise_clip)",
+            "noise = noise.clamp(max=args.noise_clip)",
+        ),
+        (
+            "the target policy's noise clipped below only: above +c it is kept",
+            "noise = noise.clamp(-args.noise_clip, args.noise_clip)",
+            "noise = noise.clamp(min=-args.noise_clip)",
+        ),
+        (
+            "the smoothed target action clipped at the upper bound only",
+            "next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(action_low, action_high)",
+            "next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(max=action_high)",
+        ),
+        (
+            "the smoothed target action clipped at the lower bound only",
+            "next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(action_low, action_high)",
+            "next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(min=action_low)",
+        ),
+        (
+            "the smoothed target action clipped to the first dimension's bounds in every dimension",
+            "next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(action_low, action_high)",
+            "next_actions = (target_actor(b_next_obs) + noise * half_range).clamp(action_low[0], action_high[0])",
+        ),
+        (
+            "the target policy's noise scaled to the first dimension's half range in every dimension",
+            "half_range = (action_high - action_low) / 2",
+            "half_range = (action_high - action_low)[0] / 2",
+        ),
+        (
+            "one target policy noise per transition, shared by the action dimensions",
+            "noise = torch.randn_like(b_actions) * args.policy_noise",
+            "noise = torch.randn_like(b_rewards) * args.policy_noise",
+        ),
+        (
+            "the critics learn at --learning-rate, the actor's",
+            "critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.critic_learning_rate, fused=True)",
+            "critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.learning_rate, fused=True)",
+        ),
+        (
+            "the ring buffer's slots not wrapped: two envs' transitions written past its end",
+            "idx = (self.pos + np.arange(len(actions))) % self.buffer_size",
+            "idx = self.pos + np.arange(len(actions))",
+        ),
+        (
+            "batches of one transition, whatever --batch-size says",
+            "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)",
+            "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(1)",
+        ),
+        (
+            "exploration noise left on in the greedy evaluation",
+            "actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()\n"
+            "            obs, rewards, terminations, truncations, infos = envs.step(actions)",
+            "actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()\n"
+            "            actions += np.random.normal(0.0, 0.1, size=actions.shape)\n"
+            "            obs, rewards, terminations, truncations, infos = envs.step(actions)",
         ),
     ],
     "sac": [
@@ -570,6 +753,86 @@ MUTATIONS = {
             "the evaluation draws from the policy instead of acting with its mean",
             "                actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()",
             "                actions = actor.sample(torch.as_tensor(obs, dtype=torch.float32, device=device))[0].cpu().numpy()",
+        ),
+        (
+            "the target critics not started as copies of the online critics",
+            "    target_critic.load_state_dict(critic.state_dict())\n",
+            "",
+        ),
+        (
+            "--alpha in the target and the actor's loss, not the α learned",
+            "alpha = temperature().detach()",
+            "alpha = torch.tensor(args.alpha)",
+        ),
+        (
+            "--alpha in the target, not the α learned",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions)) - alpha * next_log_prob",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions)) - args.alpha * next_log_prob",
+        ),
+        (
+            "α learns at --critic-learning-rate",
+            "alpha_optimizer = torch.optim.Adam(temperature.parameters(), lr=args.learning_rate)",
+            "alpha_optimizer = torch.optim.Adam(temperature.parameters(), lr=args.critic_learning_rate)",
+        ),
+        (
+            "the actor learns at --critic-learning-rate",
+            "actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)",
+            "actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.critic_learning_rate, fused=True)",
+        ),
+        (
+            "the target entropy −1, whatever the number of action dimensions",
+            "target_entropy = -action_dim  # H̄ = −|A|",
+            "target_entropy = -1  # H̄ = −|A|",
+        ),
+        (
+            "log σ kept below 2 only: below −20 it is kept",
+            "log_std = self.log_std(hidden).clamp(-20, 2)",
+            "log_std = self.log_std(hidden).clamp(max=2)",
+        ),
+        (
+            "log σ kept above −20 only",
+            "log_std = self.log_std(hidden).clamp(-20, 2)",
+            "log_std = self.log_std(hidden).clamp(min=-20)",
+        ),
+        (
+            "the actor's center (high − low) / 2, right only where the lower bound is 0",
+            'self.register_buffer("action_center", (high + low) / 2)',
+            'self.register_buffer("action_center", (high - low) / 2)',
+        ),
+        (
+            "the actor's scale the first dimension's half range in every dimension",
+            'self.register_buffer("action_scale", (high - low) / 2)',
+            'self.register_buffer("action_scale", (high - low)[0] / 2)',
+        ),
+        (
+            "the larger of the two target critics in the target",
+            "next_q = torch.min(*target_critic(b_next_obs, next_actions)) - alpha * next_log_prob",
+            "next_q = torch.max(*target_critic(b_next_obs, next_actions)) - alpha * next_log_prob",
+        ),
+        (
+            "the actor climbs the larger of the two critics",
+            "actor_loss = (alpha * log_prob - torch.min(*critic(b_obs, new_actions))).mean()",
+            "actor_loss = (alpha * log_prob - torch.max(*critic(b_obs, new_actions))).mean()",
+        ),
+        (
+            "the actor's loss through the target critics",
+            "actor_loss = (alpha * log_prob - torch.min(*critic(b_obs, new_actions))).mean()",
+            "actor_loss = (alpha * log_prob - torch.min(*target_critic(b_obs, new_actions))).mean()",
+        ),
+        (
+            "uniform actions one step short of --learning-starts",
+            "if global_step <= args.learning_starts:",
+            "if global_step < args.learning_starts:",
+        ),
+        (
+            "the oldest slot of the buffer never sampled",
+            "idx = self.rng.integers(0, self.size, batch_size)",
+            "idx = self.rng.integers(1, self.size, batch_size)",
+        ),
+        (
+            "batches of one transition, whatever --batch-size says",
+            "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)",
+            "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(1)",
         ),
     ],
     "dqn_jax": [
@@ -845,6 +1108,81 @@ MUTATIONS = {
             "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
             "rewards = rewards / return_rms.std().item()",
         ),
+        (
+            "a Gaussian's log-probability per action dimension, not summed: it broadcasts against the advantages",
+            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
+            "pi = Normal(out, self.log_std.exp()) if self.continuous else Categorical(logits=out)",
+        ),
+        (
+            "log σ a buffer, not a parameter: σ is never learned",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            'self.register_buffer("log_std", torch.zeros(n_out))  # σ = 1 at first: wide exploration',
+        ),
+        (
+            "log σ a parameter that nothing learns (requires_grad=False)",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.zeros(n_out), requires_grad=False)  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "log σ starting at 1 (σ = e), not 0",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.ones(n_out))  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "one log σ for every action dimension",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.zeros(1))  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "σ detached from log σ: the policy's σ learns nothing",
+            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
+            "pi = Independent(Normal(out, self.log_std.exp().detach()), 1) if self.continuous else Categorical(logits=out)",
+        ),
+        (
+            "one Gaussian mean, whatever the action's dimensions",
+            "n_out = action_space.shape[0] if self.continuous else action_space.n",
+            "n_out = 1 if self.continuous else action_space.n",
+        ),
+        (
+            "every action dimension clipped to the first one's bounds",
+            "return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions",
+            "return np.clip(actions, space.low[0], space.high[0]) if isinstance(space, gym.spaces.Box) else actions",
+        ),
+        (
+            "the rollout keeps one number per env for an action: a vector action does not fit",
+            "self.actions = np.zeros((num_steps, num_envs, *action_shape), dtype=action_dtype)",
+            "self.actions = np.zeros((num_steps, num_envs), dtype=action_dtype)",
+        ),
+        (
+            "the greedy action squashed by tanh, not the Gaussian's mean",
+            "return out if self.continuous else out.argmax(dim=1)",
+            "return out.tanh() if self.continuous else out.argmax(dim=1)",
+        ),
+        (
+            "λ where γ belongs in the TD error",
+            "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
+            "delta = self.rewards + gae_lambda * (1 - self.terminated) * values[1:] - values[:-1]",
+        ),
+        (
+            "the normalised observations clipped above only: below −10 they pass",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(max=10).float()",
+        ),
+        (
+            "the normalised rewards clipped above only: below −10 they pass",
+            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+            "rewards = np.minimum(rewards / return_rms.std().item(), 10)",
+        ),
+        (
+            "the annealed learning rate not floored at 0: past the budget the run began with it turns negative",
+            'optimizer.param_groups[0]["lr"] = args.learning_rate * max(0.0, 1 - done)',
+            'optimizer.param_groups[0]["lr"] = args.learning_rate * (1 - done)',
+        ),
+        (
+            "γ and λ swapped in the call of GAE",
+            "rollout.advantages(all_values, args.gamma, args.gae_lambda), device=device",
+            "rollout.advantages(all_values, args.gae_lambda, args.gamma), device=device",
+        ),
     ],
     "a3c": [
         (
@@ -901,6 +1239,183 @@ MUTATIONS = {
             "the worker's gradient never reaching the shared network",
             "shared_param.grad = param.grad",
             "pass",
+        ),
+        (
+            "a Gaussian's log-probability per action dimension, not summed: it broadcasts against the advantages",
+            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
+            "pi = Normal(out, self.log_std.exp()) if self.continuous else Categorical(logits=out)",
+        ),
+        (
+            "log σ a buffer, not a parameter: σ is never learned",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            'self.register_buffer("log_std", torch.zeros(n_out))  # σ = 1 at first: wide exploration',
+        ),
+        (
+            "log σ a parameter that nothing learns (requires_grad=False)",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.zeros(n_out), requires_grad=False)  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "log σ starting at 1 (σ = e), not 0",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.ones(n_out))  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "one log σ for every action dimension",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.zeros(1))  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "σ detached from log σ: the policy's σ learns nothing",
+            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
+            "pi = Independent(Normal(out, self.log_std.exp().detach()), 1) if self.continuous else Categorical(logits=out)",
+        ),
+        (
+            "one Gaussian mean, whatever the action's dimensions",
+            "n_out = action_space.shape[0] if self.continuous else action_space.n",
+            "n_out = 1 if self.continuous else action_space.n",
+        ),
+        (
+            "every action dimension clipped to the first one's bounds",
+            "return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions",
+            "return np.clip(actions, space.low[0], space.high[0]) if isinstance(space, gym.spaces.Box) else actions",
+        ),
+        (
+            "the rollout keeps one number per env for an action: a vector action does not fit",
+            "self.actions = np.zeros((num_steps, num_envs, *action_shape), dtype=action_dtype)",
+            "self.actions = np.zeros((num_steps, num_envs), dtype=action_dtype)",
+        ),
+        (
+            "the greedy action squashed by tanh, not the Gaussian's mean",
+            "return out if self.continuous else out.argmax(dim=1)",
+            "return out.tanh() if self.continuous else out.argmax(dim=1)",
+        ),
+        (
+            "λ where γ belongs in the TD error",
+            "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
+            "delta = self.rewards + gae_lambda * (1 - self.terminated) * values[1:] - values[:-1]",
+        ),
+        (
+            "continuous actions sent to the env unclipped",
+            "return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions",
+            "return actions",
+        ),
+        (
+            "γ and λ swapped in the call of GAE",
+            "advantages = torch.as_tensor(rollout.advantages(all_values, args.gamma, args.gae_lambda))",
+            "advantages = torch.as_tensor(rollout.advantages(all_values, args.gae_lambda, args.gamma))",
+        ),
+        (
+            "γ where γλ belongs",
+            "running = delta[t] + gamma * gae_lambda * (1 - self.ended[t]) * running",
+            "running = delta[t] + gamma * (1 - self.ended[t]) * running",
+        ),
+        (
+            "no bootstrap where the rollout cuts an episode",
+            "all_values = torch.cat([values, agent(b_obs[-1:])[1]]).numpy()",
+            "all_values = torch.cat([values, torch.zeros_like(values[-1:])]).numpy()",
+        ),
+        (
+            "the advantages not scaled by their spread",
+            "advantages = advantages / (advantages.std() + 1e-8)",
+            "advantages = advantages",
+        ),
+        (
+            "the worker's gradients of earlier rollouts left to add up",
+            "        agent.zero_grad()\n",
+            "",
+        ),
+    ],
+    "pqn": [
+        (
+            "the termination mask dropped: the return bootstraps through the end of the episode",
+            "running = self.rewards[t] + gamma * (1 - self.terminated[t]) * bootstrap",
+            "running = self.rewards[t] + gamma * bootstrap",
+        ),
+        (
+            "the λ-sum carried across an episode's end into the next episode",
+            "bootstrap = next_q + q_lambda * (1 - self.ended[t]) * (running - next_q)",
+            "bootstrap = next_q + q_lambda * (running - next_q)",
+        ),
+        (
+            "λ and 1 − λ swapped: the return weighs max Q where it should weigh the return that follows",
+            "bootstrap = next_q + q_lambda * (1 - self.ended[t]) * (running - next_q)",
+            "bootstrap = running + q_lambda * (1 - self.ended[t]) * (next_q - running)",
+        ),
+        (
+            "γ² where γ belongs",
+            "running = self.rewards[t] + gamma * (1 - self.terminated[t]) * bootstrap",
+            "running = self.rewards[t] + gamma**2 * (1 - self.terminated[t]) * bootstrap",
+        ),
+        (
+            "a truncation stored as a termination: no bootstrap at a time limit",
+            "self.terminated[t], self.ended[t] = terminations, terminations | truncations",
+            "self.terminated[t], self.ended[t] = terminations | truncations, terminations | truncations",
+        ),
+        (
+            "a step that only resets its env learned from",
+            "self.real[t] = ~autoreset",
+            "self.real[t] = True",
+        ),
+        (
+            "no bootstrap where the rollout cuts an episode",
+            "running = self.max_q[-1]",
+            "running = np.zeros_like(self.max_q[-1])",
+        ),
+        (
+            "the rollout's last states' values never computed: the returns bootstrap from the last rollout's",
+            "rollout.max_q[args.num_steps] = last_q.max(dim=1).values.cpu().numpy()",
+            "pass",
+        ),
+        (
+            "max Q of the state acted from stored where the next state's belongs",
+            "self.obs[t], self.max_q[t], self.actions[t], self.rewards[t] = obs, max_q, actions, rewards",
+            "self.obs[t], self.max_q[t + 1], self.actions[t], self.rewards[t] = obs, max_q, actions, rewards",
+        ),
+        (
+            "the first hidden layer not normalised",
+            "nn.Linear(obs_dim, hidden_size),\n            nn.LayerNorm(hidden_size),\n",
+            "nn.Linear(obs_dim, hidden_size),\n",
+        ),
+        (
+            "the second hidden layer normalised after its ReLU, not before",
+            "nn.Linear(hidden_size, hidden_size),\n            nn.LayerNorm(hidden_size),\n            nn.ReLU(),\n",
+            "nn.Linear(hidden_size, hidden_size),\n            nn.ReLU(),\n            nn.LayerNorm(hidden_size),\n",
+        ),
+        (
+            "the squared error without its ½",
+            "loss = 0.5 * ((q_taken - b_returns[mb]) ** 2).mean()",
+            "loss = ((q_taken - b_returns[mb]) ** 2).mean()",
+        ),
+        (
+            "the gradient not clipped",
+            "nn.utils.clip_grad_norm_(q_network.parameters(), args.max_grad_norm)",
+            "pass",
+        ),
+        (
+            "the rewards learned unscaled",
+            "rewards = rewards * args.reward_scale",
+            "rewards = rewards",
+        ),
+        (
+            "ε-greedy the wrong way round: explores with probability 1 − ε",
+            "explore = np.random.random(args.num_envs) < epsilon",
+            "explore = np.random.random(args.num_envs) > epsilon",
+        ),
+        (
+            "the learning rate annealed one rollout ahead: the first update already below --learning-rate",
+            "done = (iteration - 1) * batch_size / run.planned_steps",
+            "done = iteration * batch_size / run.planned_steps",
+        ),
+        (
+            "one pass over the rollout whatever --update-epochs",
+            "for _ in range(args.update_epochs):",
+            "for _ in range(1):",
+        ),
+        (
+            "the step that only resets an env learned from (the flat index)",
+            "real = np.flatnonzero(rollout.real)  # the transitions, by index in the rollout's steps × envs",
+            "real = np.arange(rollout.real.size)  # the transitions, by index in the rollout's steps × envs",
         ),
     ],
     "ppo": [
@@ -1025,6 +1540,151 @@ MUTATIONS = {
             "agent.obs_rms.update(obs[~autoreset])",
             "agent.obs_rms.update(obs)",
         ),
+        (
+            "a Gaussian's log-probability per action dimension, not summed: it broadcasts against the advantages",
+            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
+            "pi = Normal(out, self.log_std.exp()) if self.continuous else Categorical(logits=out)",
+        ),
+        (
+            "log σ a buffer, not a parameter: σ is never learned",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            'self.register_buffer("log_std", torch.zeros(n_out))  # σ = 1 at first: wide exploration',
+        ),
+        (
+            "log σ a parameter that nothing learns (requires_grad=False)",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.zeros(n_out), requires_grad=False)  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "log σ starting at 1 (σ = e), not 0",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.ones(n_out))  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "one log σ for every action dimension",
+            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+            "self.log_std = nn.Parameter(torch.zeros(1))  # σ = 1 at first: wide exploration",
+        ),
+        (
+            "σ detached from log σ: the policy's σ learns nothing",
+            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
+            "pi = Independent(Normal(out, self.log_std.exp().detach()), 1) if self.continuous else Categorical(logits=out)",
+        ),
+        (
+            "one Gaussian mean, whatever the action's dimensions",
+            "n_out = action_space.shape[0] if self.continuous else action_space.n",
+            "n_out = 1 if self.continuous else action_space.n",
+        ),
+        (
+            "every action dimension clipped to the first one's bounds",
+            "return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions",
+            "return np.clip(actions, space.low[0], space.high[0]) if isinstance(space, gym.spaces.Box) else actions",
+        ),
+        (
+            "the rollout keeps one number per env for an action: a vector action does not fit",
+            "self.actions = np.zeros((num_steps, num_envs, *action_shape), dtype=action_dtype)",
+            "self.actions = np.zeros((num_steps, num_envs), dtype=action_dtype)",
+        ),
+        (
+            "the greedy action squashed by tanh, not the Gaussian's mean",
+            "return out if self.continuous else out.argmax(dim=1)",
+            "return out.tanh() if self.continuous else out.argmax(dim=1)",
+        ),
+        (
+            "λ where γ belongs in the TD error",
+            "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
+            "delta = self.rewards + gae_lambda * (1 - self.terminated) * values[1:] - values[:-1]",
+        ),
+        (
+            "the normalised observations clipped above only: below −10 they pass",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(max=10).float()",
+        ),
+        (
+            "the normalised rewards clipped above only: below −10 they pass",
+            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+            "rewards = np.minimum(rewards / return_rms.std().item(), 10)",
+        ),
+        (
+            "the annealed learning rate not floored at 0: past the budget the run began with it turns negative",
+            'optimizer.param_groups[0]["lr"] = args.learning_rate * max(0.0, 1 - done)',
+            'optimizer.param_groups[0]["lr"] = args.learning_rate * (1 - done)',
+        ),
+        (
+            "γ and λ swapped in the call of GAE",
+            "rollout.advantages(all_values, args.gamma, args.gae_lambda), device=device",
+            "rollout.advantages(all_values, args.gae_lambda, args.gamma), device=device",
+        ),
+        (
+            "the ratio's clip without its lower side: Â < 0 with r < 1 − ε still pushes r down",
+            "clipped_ratio = ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)",
+            "clipped_ratio = ratio.clamp(max=1 + args.clip_coef)",
+        ),
+        (
+            "the value's clip without its lower side: V moving down past ε is not clipped",
+            "moved = (values - b_values_old[mb]).clamp(-args.clip_coef, args.clip_coef)",
+            "moved = (values - b_values_old[mb]).clamp(max=args.clip_coef)",
+        ),
+        (
+            "the clipped value term alone, not the max of the two: V moved past its target by more is not learned",
+            "value_loss = torch.max(value_loss, (b_values_old[mb] + moved - b_returns[mb]) ** 2)",
+            "value_loss = (b_values_old[mb] + moved - b_returns[mb]) ** 2",
+        ),
+        (
+            "the advantages normalised over the whole rollout, not within the minibatch",
+            "mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)",
+            "mb_advantages = (mb_advantages - b_advantages.mean()) / (b_advantages.std() + 1e-8)",
+        ),
+        (
+            "the advantages centred on the whole rollout's mean, not the minibatch's",
+            "mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)",
+            "mb_advantages = (mb_advantages - b_advantages.mean()) / (mb_advantages.std() + 1e-8)",
+        ),
+        (
+            "the rollout's actions flattened whole: a vector action's numbers taken as actions",
+            "b_obs, b_actions = b_obs[:-1].flatten(0, 1)[real], b_actions.flatten(0, 1)[real]",
+            "b_obs, b_actions = b_obs[:-1].flatten(0, 1)[real], b_actions.flatten()[real]",
+        ),
+        (
+            "the hidden layers' orthogonal gain 1, not √2",
+            "def layer_init(layer: nn.Linear, gain: float = 2**0.5) -> nn.Linear:",
+            "def layer_init(layer: nn.Linear, gain: float = 1.0) -> nn.Linear:",
+        ),
+        (
+            "orthogonal weights of gain 1 whatever the layer's gain",
+            "nn.init.orthogonal_(layer.weight, gain)",
+            "nn.init.orthogonal_(layer.weight)",
+        ),
+        (
+            "the policy's last layer of gain 1, not 0.01: the first policy far from uniform",
+            "self.actor = mlp(n_out, 0.01)",
+            "self.actor = mlp(n_out, 1.0)",
+        ),
+        (
+            "the value's last layer of gain 0.01, not 1",
+            "self.critic = mlp(1, 1.0)",
+            "self.critic = mlp(1, 0.01)",
+        ),
+        (
+            "the last layers' gains ignored: √2 there too",
+            "layer_init(nn.Linear(hidden_size, n_out), last_gain),",
+            "layer_init(nn.Linear(hidden_size, n_out)),",
+        ),
+        (
+            "the biases left as nn.Linear draws them, not 0",
+            "    nn.init.zeros_(layer.bias)\n",
+            "",
+        ),
+        (
+            "ReLU where the first hidden layer's tanh belongs",
+            "layer_init(nn.Linear(obs_dim, hidden_size)),\n                nn.Tanh(),",
+            "layer_init(nn.Linear(obs_dim, hidden_size)),\n                nn.ReLU(),",
+        ),
+        (
+            "Adam's ε PyTorch's 1e-8, not the reference implementations' 1e-5",
+            "optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)",
+            "optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, fused=True)",
+        ),
     ],
 }
 
@@ -1073,6 +1733,39 @@ NOT_BUGS = [
         "alpha = temperature() without .detach()",
         "the gradient that log α takes from the actor's loss is cleared by alpha_optimizer.zero_grad() "
         "before α's own loss is backpropagated: the same updates",
+    ),
+    (
+        "ddpg",
+        "the critic's value .squeeze() for .squeeze(1) (and the same in td3.py and sac.py)",
+        "the same values for a batch of two or more; for a batch of one, a value of shape () against a target "
+        "of shape (1,): the same squared error and gradient",
+    ),
+    (
+        "ddpg",
+        "critic.load_state_dict(target_critic.state_dict()), the copy made the other way round (and the same "
+        "for the actors, and in td3.py and sac.py)",
+        "the online and target networks still start equal, from the target's random initialisation instead "
+        "of the online one's, drawn from the same distribution",
+    ),
+    (
+        "ddpg",
+        "self.pos = self.pos + len(actions), the buffer's position not wrapped (and the same in td3.py and "
+        "sac.py)",
+        "the slots are taken modulo the buffer's size where they are written, (pos + i) % buffer_size: the "
+        "same slots",
+    ),
+    (
+        "td3",
+        "torch.cat([a, x], dim=1), the action before the observation in the critics' input (and the same in "
+        "ddpg.py and sac.py)",
+        "a permutation of the first layer's inputs, whose weights are all initialised alike: the same "
+        "networks, from the same distribution",
+    ),
+    (
+        "td3",
+        "q2_taken, q1_taken = critic(b_obs, b_actions), the critics' values swapped (and the same in sac.py)",
+        "the critics' loss is symmetric in the two: the same loss and gradients; only losses/q_values logs "
+        "the second critic's mean instead of the first's",
     ),
     (
         "dqn_jax",

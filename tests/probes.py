@@ -353,13 +353,12 @@ def recorded_chain():
 
 def recording_instances(module, monkeypatch, name: str) -> list:
     """Replace `module.<name>`, a network, with a subclass of it that keeps every instance made, in order;
-    returns that list. network.initial is a copy of its state_dict as it was made."""
+    returns that list."""
     made = []
 
     class Recorded(getattr(module, name)):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.initial = {key: value.clone() for key, value in self.state_dict().items()}
             made.append(self)
 
     monkeypatch.setattr(module, name, Recorded)

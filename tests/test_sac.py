@@ -5,7 +5,10 @@ table linear in the action, Q_i(s, a) = V_i[s] + K_i[s] · a, as in tests/test_t
 a batch, every gradient is worked out here: the critics' toward the soft target, the actor's of
 α log π(ã|s) − min_i Q_i(s, ã) in A[s] and LOG_PI[s], and α's of −α (log π + H̄) in log α. The actor's
 own draw (the squashed Gaussian and its log-probability) is called directly, against the change of
-variables worked out in float64."""
+variables worked out in float64, on two action dimensions of different bounds, with log σ beyond either
+of its bounds. The α of the target and of the actor's loss is the temperature's, as it is learned; and
+the learning step runs on two action dimensions too (PlaneChain-v0, [0, 4] × [−1, 1], H̄ = −2), from
+batches of two."""
 
 import math
 
@@ -20,6 +23,7 @@ from probes import (
     recorded_chain,
     recording_adam,
     recording_buffer,
+    squared_error_gradients,
     stored_transitions,
     twin_linear_critic,
 )
@@ -52,28 +56,36 @@ SAC_PROBE = dict(
 )
 
 
-def tables(monkeypatch, draws=A):
+def tables(monkeypatch, draws=A, means=MEAN, critics=CRITICS, target_critics=TARGET_CRITICS):
     """Replace sac.Actor and sac.Critic with tables: the critic that train() makes first is the online
-    one, the second the target. `draws` is the actor's A. Returns the actors made and the critics made."""
-    actors, critics = [], []
+    one, the second the target. `draws` is the actor's A, `means` its MEAN: a number per state with one
+    action dimension, a vector with more. Returns the actors made and the critics made; actor.sampled
+    says of each draw whether it was taken with gradients."""
+    actors, made = [], []
+
+    def per_state(table):
+        table = torch.tensor(table)
+        return table.unsqueeze(1) if table.dim() == 1 else table  # (state, action)
 
     class TableActor(nn.Module):
         def __init__(self, obs_dim, action_space, hidden_size):
             super().__init__()
-            self.draws = nn.Parameter(torch.tensor(draws).unsqueeze(1))  # (state, action)
+            self.draws = nn.Parameter(per_state(draws))
             self.log_pi = nn.Parameter(torch.tensor(LOG_PI))
-            self.register_buffer("means", torch.tensor(MEAN).unsqueeze(1))
+            self.register_buffer("means", per_state(means))
+            self.sampled = []
             actors.append(self)
 
         def forward(self, x):
             return x @ self.means
 
         def sample(self, x):
+            self.sampled.append(torch.is_grad_enabled())
             return x @ self.draws, x @ self.log_pi
 
     monkeypatch.setattr(sac, "Actor", TableActor)
-    monkeypatch.setattr(sac, "Critic", twin_linear_critic([CRITICS, TARGET_CRITICS], critics))
-    return actors, critics
+    monkeypatch.setattr(sac, "Critic", twin_linear_critic([critics, target_critics], made))
+    return actors, made
 
 
 def run(monkeypatch, env_id="ContinuousChain-v0", draws=A, **settings):
@@ -86,6 +98,14 @@ def run(monkeypatch, env_id="ContinuousChain-v0", draws=A, **settings):
     if env_id == "ContinuousChain-v0":  # an update at each of steps 4 to 40 (tests/test_td3.py, UPDATES)
         assert len(buffer.batches) == 37
     return optimizers, buffer
+
+
+class TemperatureAtHalf(sac.Temperature):
+    """A temperature that holds α = 0.5 from the start, whatever --alpha says, as a learned α comes to
+    hold another value than the one it started from."""
+
+    def __init__(self, alpha):
+        super().__init__(0.5)
 
 
 # The soft target from state 0, γ = 0.5: the current policy draws a' = A[1] in state 1, and
@@ -142,6 +162,38 @@ def test_alpha_follows_the_entropy_toward_its_target(monkeypatch):
         assert float(gradient) == pytest.approx(-0.2 * (LOG_PI[state] + H_TARGET), abs=1e-6)
 
 
+def test_the_alpha_the_temperature_holds_is_the_alpha_of_the_target_and_of_the_actors_loss(monkeypatch):
+    # a temperature at α = 0.5 where --alpha says 0.2: the soft target from state 0 is
+    # y = 1 + 0.5 (2.08 − 0.5 · 0.7) = 1.865 (from state 1, 2); the actor's gradient in LOG_PI[s] is α = 0.5;
+    # α's own in log α, −α (LOG_PI[s] + H̄), is −0.5 (−0.5 − 1) = 0.75 in state 0, −0.5 (0.7 − 1) = 0.15 in state 1
+    monkeypatch.setattr(sac, "Temperature", TemperatureAtHalf)
+    (actor_optimizer, critic_optimizer, alpha_optimizer), buffer = run(monkeypatch)
+    targets = {0: 1.865, 1: 2.0}
+    for (obs, actions, *_), critic_gradients, (_, log_pi_gradient), (alpha_gradient,) in zip(
+        buffer.batches, critic_optimizer.gradients, actor_optimizer.gradients, alpha_optimizer.gradients
+    ):
+        state, action = int(obs[0].argmax()), float(actions[0, 0])
+        for i in range(2):  # each critic's 2 (V_i[s] + K_i[s] a − y) in V_i[s]
+            derivative = 2 * (CRITICS[2 * i][state] + CRITICS[2 * i + 1][state] * action - targets[state])
+            torch.testing.assert_close(
+                critic_gradients[2 * i], derivative * one_hot(state), atol=1e-5, rtol=0
+            )
+        torch.testing.assert_close(log_pi_gradient, 0.5 * one_hot(state), atol=1e-6, rtol=0)
+        assert float(alpha_gradient) == pytest.approx(-0.5 * (LOG_PI[state] + H_TARGET), abs=1e-6)
+
+
+def test_alpha_learns_from_alpha_at_the_learning_rate_and_the_actor_trades_with_it_as_it_goes(monkeypatch):
+    # at a learning rate of 0.1 (the critics' still 1e-9), α's gradient in log α, −α (log π + H̄), is positive
+    # at every update: log π + H̄ < 0 in both states, and log π only falls as the actor learns. So α falls at
+    # each update, and Adam's first step is the learning rate times the gradient's sign: log α goes from
+    # log 0.2 to log 0.2 − 0.1. The α of the actor's loss, read from its gradient in LOG_PI[s], follows it:
+    # 0.2 at the first update, 0.2 e^−0.1 = 0.18097 at the second, lower at each one after
+    (actor_optimizer, _, _), _ = run(monkeypatch, learning_rate=0.1)
+    alphas = [float(log_pi_gradient.sum()) for _, log_pi_gradient in actor_optimizer.gradients]
+    assert alphas[:2] == pytest.approx([0.2, 0.2 * math.exp(-0.1)], abs=1e-6)
+    assert all(later < earlier for earlier, later in zip(alphas, alphas[1:]))
+
+
 def test_a_fixed_alpha_is_not_learned(monkeypatch):
     (_, _, alpha_optimizer), _ = run(monkeypatch, alpha=0.5, autotune=False)
     assert alpha_optimizer.gradients == []
@@ -160,7 +212,13 @@ def test_the_target_critics_follow_by_polyak_averaging_every_update(monkeypatch)
 
 
 def test_the_buffer_holds_the_transitions_with_the_actors_draws(monkeypatch):
-    _, buffer = run(monkeypatch)
+    actors = tables(monkeypatch)[0]
+    buffers = recording_buffer(sac, monkeypatch)
+    sac.train(sac.Args(env_id="ContinuousChain-v0", **SAC_PROBE))
+    (actor,), (buffer,) = actors, buffers
+    # the actor draws without gradients to act at each step from step 3 on, once learning starts (38 of
+    # them), and for the target of each of the 37 updates; with gradients for the actor's loss of each
+    assert actor.sampled.count(False) == 38 + 37 and actor.sampled.count(True) == 37
     stored = stored_transitions(buffer)
     assert stored == CHAIN_TRANSITIONS
     # uniform at random before learning starts, then the policy's draw, no noise added
@@ -179,14 +237,20 @@ def test_the_evaluation_plays_the_mean_action(monkeypatch):
 
 
 def test_the_squashed_gaussian_and_its_log_probability(monkeypatch):
-    # Two action dimensions in [0, 4] (center 2, scale 2). With the hidden layers' output multiplied by
-    # zero weights, the heads' biases are the mean μ and log σ; every draw ξ is hand-set. In float64:
-    # u = μ + σ ξ, a = 2 + 2 tanh(u), log π = Σ_j [−ξ_j²/2 − log σ_j − log(2π)/2 − log(1 − tanh²(u_j))],
-    # with log(1 − tanh²(u)) = −2 log cosh(u).
-    actor = sac.Actor(3, gym.spaces.Box(0.0, 4.0, (2,)), hidden_size=8)
+    # Two action dimensions in [0, 4] × [−1, 1] (PlaneChain-v0): center (2, 0), scale (2, 1). With the hidden
+    # layers' output multiplied by zero weights, the heads' biases are the mean μ and log σ; every draw ξ is
+    # hand-set. In float64: u = μ + σ ξ, a_j = center_j + scale_j tanh(u_j), and the density of tanh(u),
+    # whatever the scale, log π = Σ_j [−ξ_j²/2 − log σ_j − log(2π)/2 − log(1 − tanh²(u_j))], with
+    # log(1 − tanh²(u)) = −2 log cosh(u).
+    actor = sac.Actor(3, gym.make("PlaneChain-v0").action_space, hidden_size=8)
+    center, scale = (2.0, 0.0), (2.0, 1.0)
     # dimension 0 in the middle of tanh; dimension 1 far out (u = 10.5), where 1 − tanh² rounds to 0 in
-    # float32; and log σ = 5 beyond the bound 2, where σ is e²
-    cases = [((0.5, 10.0), (math.log(0.5), 0.0), (1.5, 0.5)), ((-0.3, 0.0), (0.2, 5.0), (-1.0, -1.0))]
+    # float32; log σ = 5 beyond the bound 2, where σ is e²; and log σ = −25 beyond the bound −20, where σ is e^−20
+    cases = [
+        ((0.5, 10.0), (math.log(0.5), 0.0), (1.5, 0.5)),
+        ((-0.3, 0.0), (0.2, 5.0), (-1.0, -1.0)),
+        ((0.2, -0.1), (-25.0, 1.0), (0.5, 2.0)),
+    ]
     for mean, log_std, xi in cases:
         with torch.no_grad():
             for head, bias in ((actor.mean, mean), (actor.log_std, log_std)):
@@ -195,15 +259,15 @@ def test_the_squashed_gaussian_and_its_log_probability(monkeypatch):
         monkeypatch.setattr(torch, "randn_like", lambda tensor, xi=xi: torch.tensor(xi).expand_as(tensor))
         actions, log_prob = actor.sample(torch.ones(4, 3))
         expected_actions, expected_log_prob = [], 0.0
-        for m, log_s, x in zip(mean, log_std, xi):
-            log_s = min(log_s, 2.0)
+        for m, log_s, x, c, k in zip(mean, log_std, xi, center, scale):
+            log_s = min(max(log_s, -20.0), 2.0)
             u = m + math.exp(log_s) * x
-            expected_actions.append(2 + 2 * math.tanh(u))
+            expected_actions.append(c + k * math.tanh(u))
             expected_log_prob += -(x**2) / 2 - log_s - math.log(2 * math.pi) / 2 + 2 * math.log(math.cosh(u))
         torch.testing.assert_close(actions, torch.tensor([expected_actions] * 4), atol=1e-5, rtol=0)
         torch.testing.assert_close(log_prob, torch.full((4,), expected_log_prob), atol=1e-4, rtol=1e-5)
         # the greedy action: the mean, squashed and scaled
-        greedy = [2 + 2 * math.tanh(m) for m in mean]
+        greedy = [c + k * math.tanh(m) for m, c, k in zip(mean, center, scale)]
         torch.testing.assert_close(actor(torch.ones(4, 3)), torch.tensor([greedy] * 4), atol=1e-6, rtol=0)
 
 
@@ -228,3 +292,58 @@ def test_the_draw_is_reparameterised_so_that_the_gradient_flows_through_it(monke
     assert [float(g) for g in log_prob_gradients] == pytest.approx(
         [2 * tanh_u, -1 + 2 * tanh_u * sigma_xi], abs=1e-5
     )
+
+
+# ---- two action dimensions: PlaneChain-v0, actions in [0, 4] × [−1, 1] ----
+A_2D, MEAN_2D = [[3.0, -0.5], [1.0, 0.8], [2.0, 0.0]], [[2.0, 0.1], [1.5, -0.6], [0.0, 0.0]]
+# At the actor's draws the smaller online critic is the second in state 0 (Q_1(0, (3, −0.5)) = 1.5 + 1.2 +
+# 0.15 = 2.85, Q_2 = 1.2 − 0.9 − 0.1 = 0.2) and the first in state 1 (Q_1(1, (1, 0.8)) = 1.6 − 0.8 + 0.4 = 1.2,
+# Q_2 = 1.9 + 0.6 − 0.32 = 2.18).
+CRITICS_2D = (
+    [1.5, 1.6, 0.0],
+    [[0.4, -0.3], [-0.8, 0.5], [0.0, 0.0]],
+    [1.2, 1.9, 0.0],
+    [[-0.3, 0.2], [0.6, -0.4], [0.0, 0.0]],
+)
+TARGET_CRITICS_2D = (
+    [0.9, 1.8, 7.0],
+    [[0.6, 0.1], [0.5, -1.0], [3.0, 2.0]],
+    [0.4, 2.1, 5.0],
+    [[0.2, 0.3], [0.1, 0.4], [4.0, 1.0]],
+)
+# From state 0, a' = A[1] = (1, 0.8): Q_1⁻ = 1.8 + 0.5 − 0.8 = 1.5 < Q_2⁻ = 2.1 + 0.1 + 0.32 = 2.52, and
+# y = 1 + 0.5 (1.5 − 0.2 · 0.7) = 1.68; from state 1, y = 2.
+TARGETS_2D = {0: 1.68, 1: 2.0}
+# The actor's gradient in A[s], −K_i[s] of the smaller critic, and H̄ = −|A| = −2.
+ACTOR_GRADIENTS_2D = {0: [0.3, -0.2], 1: [0.8, -0.5]}
+H_TARGET_2D = -2.0
+
+
+def test_on_two_action_dimensions_each_update_learns_the_mean_over_its_batch(monkeypatch):
+    # batches of two transitions, each loss the mean over the batch: the critics' gradients toward the soft
+    # targets (squared_error_gradients); the actor's −K_i[s] / 2 in A[s] and α / 2 = 0.1 in LOG_PI[s] for
+    # each transition from s; α's, −α (LOG_PI[s] + H̄) / 2 for each: −0.2 (−0.5 − 2) / 2 = 0.25 from
+    # state 0, −0.2 (0.7 − 2) / 2 = 0.13 from state 1
+    tables(monkeypatch, A_2D, MEAN_2D, CRITICS_2D, TARGET_CRITICS_2D)
+    optimizers, buffers = recording_adam(monkeypatch), recording_buffer(sac, monkeypatch)
+    sac.train(sac.Args(env_id="PlaneChain-v0", **(SAC_PROBE | dict(batch_size=2))))
+    (actor_optimizer, critic_optimizer, alpha_optimizer), (buffer,) = optimizers, buffers
+    assert len(buffer.batches) == len(critic_optimizer.gradients) == len(alpha_optimizer.gradients) == 37
+    assert all(len(obs) == 2 for obs, *_ in buffer.batches)
+    for i in range(2, buffer.size):  # the actor's draws, a vector each
+        assert buffer.actions[i] == pytest.approx(A_2D[int(buffer.obs[i].argmax())]), i
+    for batch, critic_gradients, actor_gradients, (alpha_gradient,) in zip(
+        buffer.batches, critic_optimizer.gradients, actor_optimizer.gradients, alpha_optimizer.gradients
+    ):
+        for i in range(2):
+            expected = squared_error_gradients(batch, CRITICS_2D[2 * i], CRITICS_2D[2 * i + 1], TARGETS_2D)
+            torch.testing.assert_close(
+                tuple(critic_gradients[2 * i : 2 * i + 2]), expected, atol=1e-5, rtol=0
+            )
+        draws, log_pi, alpha = torch.zeros(3, 2), torch.zeros(3), 0.0
+        for state in batch[0].argmax(dim=1).tolist():
+            draws[state] += torch.tensor(ACTOR_GRADIENTS_2D[state]) / 2
+            log_pi[state] += 0.2 / 2
+            alpha += -0.2 * (LOG_PI[state] + H_TARGET_2D) / 2
+        torch.testing.assert_close(tuple(actor_gradients), (draws, log_pi), atol=1e-6, rtol=0)
+        assert float(alpha_gradient) == pytest.approx(alpha, abs=1e-6)

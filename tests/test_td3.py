@@ -4,12 +4,13 @@ ddpg.py: the actor is a table, μ(s) = MU[s], and each of the two critics is lin
 Q_i(s, a) = V_i[s] + K_i[s] · a. What TD3 adds is pinned here: the smaller of the two target critics in
 the target, at a target action smoothed by noise (hand-set: every draw of torch.randn_like is z), clipped
 to ±c and then to the bounds; both critics learning toward it; and the actor and the targets updated
-every d-th step only, the actor climbing the first critic."""
+every d-th step only, the actor climbing the first critic. On two action dimensions of different bounds
+(PlaneChain-v0, [0, 4] × [−1, 1]), from batches of two, the target action's noise is a draw per dimension,
+clipped and scaled in each, and the action clipped to each dimension's own bounds, on either side."""
 
 import gymnasium as gym
 import pytest
 import torch
-import torch.nn as nn
 from conftest import load_algorithm
 from probes import (
     CHAIN_TRANSITIONS,
@@ -18,7 +19,9 @@ from probes import (
     recorded_chain,
     recording_adam,
     recording_buffer,
+    squared_error_gradients,
     stored_transitions,
+    table_actor,
     twin_linear_critic,
 )
 
@@ -48,6 +51,8 @@ SMOOTHED_TARGETS = [
     ("WideContinuousChain-v0", 1.5, 2.06),
     # z = −5: the noise −0.5 · 2, a' = −0.4 clipped to the bound 0: Q_1⁻ = 1.8 < Q_2⁻ = 2.0
     ("WideContinuousChain-v0", -5.0, 1.9),
+    # z = 5: the noise 1.0 clipped to 0.5, times 2, a' = 1.6 within the bounds: Q_2⁻ = 2.16 < Q_1⁻ = 2.6
+    ("WideContinuousChain-v0", 5.0, 2.08),
 ]
 
 TD3_PROBE = dict(
@@ -69,33 +74,27 @@ TD3_PROBE = dict(
 UPDATES = {1: range(4, 41), 2: range(2, 21)}
 
 
-def tables(monkeypatch, actor=MU):
+def tables(monkeypatch, actor=MU, target_actor=MU_TARGET, critics=CRITICS, target_critics=TARGET_CRITICS):
     """Replace td3.Actor and td3.Critic with tables: the first of each that train() makes, the online one,
-    holds the online values (`actor`, MU unless said, for the actor), the second, the target, holds the
-    target values. Returns the actors made and the critics made, in order."""
-    actors, critics = [], []
-    actor_tables = iter([actor, MU_TARGET])
-
-    class TableActor(nn.Module):
-        def __init__(self, obs_dim, action_space, hidden_size):
-            super().__init__()
-            self.table = nn.Parameter(torch.tensor(next(actor_tables)).unsqueeze(1))  # (state, action)
-            actors.append(self)
-
-        def forward(self, x):
-            return x @ self.table
-
-        def load_state_dict(self, state_dict, strict=True, assign=False):
-            pass  # the target actor keeps its own table
-
-    monkeypatch.setattr(td3, "Actor", TableActor)
-    monkeypatch.setattr(td3, "Critic", twin_linear_critic([CRITICS, TARGET_CRITICS], critics))
-    return actors, critics
+    holds the online values, the second, the target, holds the target values; those of one action
+    dimension unless said. Returns the actors made and the critics made, in order."""
+    actors, made = [], []
+    monkeypatch.setattr(td3, "Actor", table_actor([actor, target_actor], actors))
+    monkeypatch.setattr(td3, "Critic", twin_linear_critic([critics, target_critics], made))
+    return actors, made
 
 
-def target_noise(monkeypatch, z: float):
-    """Every draw of torch.randn_like is z: the target policy's noise, hand-set."""
-    monkeypatch.setattr(torch, "randn_like", lambda tensor: torch.full_like(tensor, z))
+def target_noise(monkeypatch, z):
+    """Every draw of torch.randn_like is z: the target policy's noise, hand-set. With z one number per
+    action dimension, each draw must be a noise per transition and per dimension, (batch, dims)."""
+
+    def randn_like(tensor):
+        if isinstance(z, float):
+            return torch.full_like(tensor, z)
+        assert tensor.dim() == 2 and tensor.shape[1] == len(z), f"a draw of shape {tuple(tensor.shape)}"
+        return torch.tensor(z).expand_as(tensor).clone()
+
+    monkeypatch.setattr(torch, "randn_like", randn_like)
 
 
 @pytest.mark.parametrize(("env_id", "z", "target_from_0"), SMOOTHED_TARGETS)
@@ -213,3 +212,62 @@ def test_the_twin_critics_give_one_value_a_transition_each_and_start_apart(name)
     q1, q2 = critic(torch.ones(5, 3), torch.ones(5, 2))
     assert q1.shape == q2.shape == (5,)
     assert not torch.equal(q1, q2)  # initialised apart
+
+
+# ---- two action dimensions: PlaneChain-v0, actions in [0, 4] × [−1, 1], half their ranges (2, 1) ----
+MU_2D = [[3.0, -0.5], [1.0, 0.8], [0.0, 0.0]]
+CRITICS_2D = (
+    [1.5, 1.6, 0.0],
+    [[0.4, -0.3], [-0.8, 0.5], [0.0, 0.0]],
+    [1.2, 1.9, 0.0],
+    [[-0.3, 0.2], [0.6, -0.4], [0.0, 0.0]],
+)
+# In state 1, Q_1⁻(1, a) = 1.8 + 0.5 a_0 − a_1 and Q_2⁻(1, a) = 2.1 + 0.1 a_0 + 0.4 a_1.
+TARGET_CRITICS_2D = (
+    [0.9, 1.8, 7.0],
+    [[0.6, 0.1], [0.5, -1.0], [3.0, 2.0]],
+    [0.4, 2.1, 5.0],
+    [[0.2, 0.3], [0.1, 0.4], [4.0, 1.0]],
+)
+# The target actor's action in state 1, μ⁻(1), the noise's z (one per dimension), and the target from
+# state 0: the noise σ̃ z = 0.2 z clipped to ±0.5 in each dimension, times half its range, added to μ⁻(1),
+# and each dimension clipped to its bounds; y = 1 + γ min_i Q_i⁻(1, a').
+SMOOTHED_TARGETS_2D = [
+    # noise (0.3, −0.3) · (2, 1): a' = (4.2, −1.1) clipped to (4, −1), the first dimension at its upper
+    # bound, the second at its lower: Q_1⁻ = 4.8, Q_2⁻ = 2.1, y = 1 + 0.5 · 2.1
+    ((3.6, -0.8), (1.5, -1.5), 2.05),
+    # noise (−0.3, 0.3) · (2, 1): a' = (−0.2, 1.1) clipped to (0, 1), the other two bounds: Q_1⁻ = 0.8,
+    # Q_2⁻ = 2.5, y = 1 + 0.5 · 0.8
+    ((0.4, 0.8), (-1.5, 1.5), 1.4),
+    # noise (−1, 1) clipped to (−0.5, 0.5), times (2, 1): a' = (2.6, −0.3): Q_1⁻ = 3.4, Q_2⁻ = 2.24, y = 2.12
+    ((3.6, -0.8), (-5.0, 5.0), 2.12),
+    # noise (1, −1) clipped to (0.5, −0.5), times (2, 1): a' = (1.4, 0.3): Q_1⁻ = 2.2, Q_2⁻ = 2.36, y = 2.1
+    ((0.4, 0.8), (5.0, -5.0), 2.1),
+]
+
+
+@pytest.mark.parametrize(("target_action", "z", "target_from_0"), SMOOTHED_TARGETS_2D)
+def test_on_two_action_dimensions_the_target_action_is_smoothed_and_clipped_in_each_dimension(
+    monkeypatch, target_action, z, target_from_0
+):
+    tables(monkeypatch, MU_2D, [[2.5, 0.2], target_action, [3.0, 0.9]], CRITICS_2D, TARGET_CRITICS_2D)
+    target_noise(monkeypatch, z)
+    optimizers, buffers = recording_adam(monkeypatch), recording_buffer(td3, monkeypatch)
+    td3.train(td3.Args(env_id="PlaneChain-v0", **(TD3_PROBE | dict(batch_size=2))))
+    (actor_optimizer, critic_optimizer), (buffer,) = optimizers, buffers
+    assert len(buffer.batches) == len(critic_optimizer.gradients) == len(UPDATES[1])
+    assert all(len(obs) == 2 for obs, *_ in buffer.batches)
+    # batches of two transitions: each critic learns toward the same target, the mean over the batch
+    targets = {0: target_from_0, 1: 2.0}
+    for batch, gradients in zip(buffer.batches, critic_optimizer.gradients):
+        for i in range(2):
+            expected = squared_error_gradients(batch, CRITICS_2D[2 * i], CRITICS_2D[2 * i + 1], targets)
+            torch.testing.assert_close(tuple(gradients[2 * i : 2 * i + 2]), expected, atol=1e-5, rtol=0)
+    # every second update, the actor climbs the first critic: −K_1[s] / 2 in MU[s] for each transition from s
+    batches_of_actor = [batch for update, batch in zip(UPDATES[1], buffer.batches) if update % 2 == 0]
+    assert len(actor_optimizer.gradients) == len(batches_of_actor)
+    for (obs, *_), (gradient,) in zip(batches_of_actor, actor_optimizer.gradients):
+        expected = torch.zeros(3, 2)
+        for state in obs.argmax(dim=1).tolist():
+            expected[state] -= torch.tensor(CRITICS_2D[1][state]) / 2
+        torch.testing.assert_close(gradient, expected, atol=1e-6, rtol=0)
