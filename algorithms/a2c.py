@@ -18,13 +18,13 @@ the advantage Â_t sums the TD errors that follow it in its episode, discounted 
 
 Â_t and R_t are constants (no gradient flows through them). c_v is small, 0.005, because the
 torso is shared: the value loss is a squared error of returns that reach 100 on CartPole, and
-its gradient in the torso swamps the policy's unless it is weighed down. With c_v = 0.5, the
-usual value, 2 of seeds 1–4 solved CartPole within 200,000 steps; with 0.05 all 4, in 35–63k
-steps; with 0.005 all of seeds 1–20, in a median of 35k. λ = 1 gives A3C's n-step return,
-R_t = r_t + γ r_{t+1} + … + γ^n V_θ(s_{t+n}) up to the rollout's end; λ = 0 the one-step TD
-error of `actor_critic.py`; in between, less variance than the first and less bias than the
-second. The gradient is clipped to a norm of at most `max_grad_norm` before the Adam step: one
-rollout with a large TD error would otherwise move the shared torso far for both heads at once.
+its gradient in the torso swamps the policy's unless it is weighed down; with the usual 0.5, some
+seeds did not solve CartPole within the budget (docs/studies/policy-gradient-scaling.md). λ = 1
+gives A3C's n-step return, R_t = r_t + γ r_{t+1} + … + γ^n V_θ(s_{t+n}) up to the rollout's end;
+λ = 0 the one-step TD error of `actor_critic.py`; in between, less variance than the first and
+less bias than the second. The gradient is clipped to a norm of at most `max_grad_norm` before the
+Adam step: one rollout with a large TD error would otherwise move the shared torso far for both
+heads at once.
 
 Episode ends inside a rollout: a *terminated* episode has no future, V(s_{t+1}) is replaced by
 0; a *truncated* one (a time limit) would have gone on, so its last step still bootstraps from

@@ -29,9 +29,9 @@ and so the direction in which each log π_θ(a|s) moves; what it fixes is the si
 policy-gradient term. The TD errors grow with the values, from tenths while episodes are short
 to tens once V is near 100 and a pole falls; unscaled, they let the entropy bonus, of fixed
 size, matter early and not at all late, and their spikes jolt Adam's step sizes. On CartPole,
-with δ unscaled, 10 of seeds 1–20 had not solved after 250,000 steps, three of them collapsed
-onto one action; with δ̂, all 20 solve, one after a collapse it climbed back from at 370,000
-steps: hence the budget of 500,000 (benchmarks/RESULTS.md).
+with δ unscaled, some seeds collapsed onto one action; with δ̂ they learn, the slowest after a
+collapse it climbed back from: hence the budget of 500,000 (docs/studies/policy-gradient-scaling.md
+has the runs, and the variants tried).
 
 Each step of the `num_envs` environments gives one mean over `num_envs` transitions. Actor and
 critic are separate networks with their own learning rates: with a shared body, the critic's

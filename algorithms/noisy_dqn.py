@@ -32,11 +32,9 @@ watch exploration fade as σ shrinks.
 σ learns at a tenth of μ's learning rate. The gradient of σ_W is that of W times the noise,
 ∂L/∂σ_W = ∂L/∂W ⊙ ε_W: mostly noise, with a small pull towards 0 where noise costs loss. Adam
 scales every step to about the learning rate whatever the gradient's size, so at μ's rate each σ
-random-walks, and walks away from 0: with dqn.py's 2e-3 for both, the mean |σ| of the hidden
-layer grew from 0.044 to 0.10 in 100,000 steps, the noisy policy kept failing while its means
-scored 500, and 3 of seeds 1–6 solved. With σ at 2e-4 the pull wins and σ shrinks steadily
-(seed 5: from 0.044 to 0.036 in the hidden layer and to 0.023 in the output layer in 74,000
-steps), and all of seeds 1–20 solve.
+random-walks, and walks away from 0: at dqn.py's rate for both, σ grew instead of shrinking and the
+noisy policy kept failing while its means balanced the pole. At a tenth of it the pull wins and σ
+shrinks steadily. The runs, and those of other σ_0, are in docs/studies/noisy-sigma.md.
 
 What differs from dqn.py: this docstring; in `Args`, `sigma_0` and `sigma_learning_rate` in place
 of the ε schedule's three arguments; `NoisyLinear`, and in `QNetwork` noisy layers and

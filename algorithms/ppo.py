@@ -58,8 +58,8 @@ single-file PPO normalises with env wrappers whose statistics are not saved with
 loaded elsewhere sees inputs it was not trained on.)
 
 The defaults are the reference implementations' for CartPole but for rollouts of 8 envs × 32 steps
-(4 × 128 there) and a learning rate of 2.5e-3 (2.5e-4 there): with theirs, CartPole took ~170k steps
-(MEASURED.md), with these ~33k (benchmarks/RESULTS.md, ppo_cartpole).
+(4 × 128 there) and a learning rate of 2.5e-3 (2.5e-4 there): with theirs CartPole is learned more
+slowly, with these in the steps its page reports (docs/algorithms/ppo.md, sweep ppo_cartpole).
 
 What differs from `a2c.py`: this docstring; the `Args` of the epochs, minibatches, clipping and KL
 (and the defaults); `layer_init` and the two networks of `ActorCritic`; and in `train`, Adam's ε,

@@ -37,10 +37,11 @@ The details, each with its reason:
 - The rewards are multiplied by `reward_scale` for learning (the paper's 0.1 on CartPole): the
   values the network regresses on stay near 1 (the returns logged are the env's own).
 
-The defaults are tuned for CartPole on a CPU (benchmarks/results/pqn_defaults.jsonl): rollouts of
-16 envs × 16 steps, 4 epochs of 4 minibatches, a learning rate of 1e-3, λ = 0.65 (the paper's for
-MinAtar) and ε falling to 0 over 20,000 steps. The paper's CartPole settings (32 envs × 64 steps,
-16 minibatches, a learning rate of 1e-4, λ = 0.95, ε to 0.2) are made for a budget of 500,000 steps.
+The defaults are tuned for CartPole on a CPU, chosen among eight candidates beside dqn.py
+(docs/studies/pqn-defaults.md): rollouts of 16 envs × 16 steps, 4 epochs of 4 minibatches, a
+learning rate of 1e-3, λ = 0.65 (the paper's for MinAtar) and ε falling to 0 over 20,000 steps. The
+paper's CartPole settings (32 envs × 64 steps, 16 minibatches, a learning rate of 1e-4, λ = 0.95, ε
+to 0.2) are made for a budget of 500,000 steps.
 
 What differs from `dqn.py`: no replay buffer and no target network; the rollout and its Q(λ)
 returns; the LayerNorm; the epochs over shuffled minibatches, RAdam, the gradient clip and the

@@ -44,8 +44,8 @@ a priority they differ: the paper prioritizes by the KL, "because this is what t
 minimizing", how far a prediction is from its target. The common implementations prioritize by the
 cross-entropy, which is then mostly H(m), the spread of the target, and replays least the terminal
 transitions, whose target is a single atom (H = 0) and whose KL is the largest: the opposite of
-prioritized replay (in 5,000 steps of CartPole, seed 1, by the cross-entropy a terminal transition was
-replayed 1.8 times less often than another; by the KL, 1.6 times more often). Without the
+prioritized replay (counted on CartPole, and what each component does there, in
+docs/studies/rainbow-ablation.md). Without the
 distribution (`--no-distributional`) there is one output per action, Q itself, L_i is the Huber loss
 (κ as in dqn.py) of y − Q(s_i, a_i), and it is the priority too (per_dqn.py uses |δ|).
 
