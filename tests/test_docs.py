@@ -83,3 +83,12 @@ def test_each_algorithm_page_shows_its_file_s_own_docstring():
         assert f'{{{{ docstring("{path.stem}") }}}}' in page, (
             f"{path.stem}'s page does not render its docstring"
         )
+
+
+def test_no_page_cites_an_issue_a_reader_cannot_open():
+    issue = re.compile(r"\bissues? #?\d+|(?<![\w&])#\d+\b")
+    shown = [page.read_text() for page in PAGES] + [
+        pages.docstring(p.stem) for p in (ROOT / "algorithms").glob("*.py")
+    ]
+    cited = [match for text in shown for match in issue.findall(prose(text))]
+    assert not cited, cited
