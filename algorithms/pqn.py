@@ -389,9 +389,9 @@ def train(args: Args) -> dict:
 
 
 # ---- plumbing: the same text in every algorithm file, checked by tests/test_plumbing.py ----
-# Bad input, seeding and the device, the run directory and its writer, checkpoints and resuming,
-# signals, the progress line and the stop rule. What differs between the files comes from above:
-# BOUNDS and unmet_requirement() say what to refuse, train() what a checkpoint holds.
+# Bad input, seeding and the device, the run directory and its writer, checkpoints and resuming, signals,
+# the progress line and the stop rule. What differs between the files comes from above: BOUNDS and
+# unmet_requirement() say what to refuse, train() what a checkpoint holds.
 import pickle
 import signal
 import sys
@@ -415,10 +415,10 @@ MAY_CHANGE_ON_RESUME = (
 MAY_CHANGE_ON_EVALUATE = ("eval_episodes", "capture_video", "cuda", "track", "evaluate")
 
 
-def fail(message: str):
-    """Bad input ends the run here: one line naming the problem and the flag, exit status 2."""
+def fail(message: str, status: int = 2):
+    """Bad input ends the run here: one line naming the problem and the flag, exit status 2 (or `status`)."""
     print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(status)
 
 
 def check_args(args):
@@ -441,10 +441,9 @@ def check_args(args):
         env = gym.make(args.env_id)
     except Exception as e:  # an unknown id, or an env whose own module fails to import
         fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
-    message = unmet_requirement(args, env)
-    env.close()
-    if message:
-        fail(message)
+    with env:  # closed, whatever it is refused for
+        if message := unmet_requirement(args, env):
+            fail(message)
     if args.capture_video:  # a video needs frames: try one now rather than fail at the first recorded episode
         try:
             env = gym.make(args.env_id, render_mode="rgb_array")
@@ -452,18 +451,15 @@ def check_args(args):
             env.render()
             env.close()
         except Exception as e:  # MuJoCo's default OpenGL, for one, needs a display
-            fail(
-                f"--capture-video: {args.env_id} cannot render here ({type(e).__name__}); "
-                "without a display, MuJoCo renders with MUJOCO_GL=egl"
-            )
+            why = f"{args.env_id} cannot render here ({type(e).__name__})"
+            fail(f"--capture-video: {why}; without a display, MuJoCo renders with MUJOCO_GL=egl")
     if args.track and find_spec("wandb") is None:
         fail("--track needs wandb, which is not installed (pip install wandb)")
 
 
 def read_checkpoint(path: str, flag: str) -> dict:
     """Read a checkpoint of this file's, refusing a file that is none. Only tensors, numbers, strings and
-    containers of them are read (weights_only): a pickle that would call a function, and so could run
-    any code, is refused before anything in it is made."""
+    containers of them are read (weights_only): a pickle that would call a function (run code) is refused."""
     if not os.path.isfile(path):
         fail(f"{flag} {path}: no such file")
     try:
@@ -478,60 +474,40 @@ def read_checkpoint(path: str, flag: str) -> dict:
     return checkpoint
 
 
-def checkpoint_to_evaluate(path: str, args) -> dict:
-    """Read the checkpoint of --evaluate, and take its arguments but for MAY_CHANGE_ON_EVALUATE."""
-    checkpoint = read_checkpoint(path, "--evaluate")
-    for name, value in checkpoint["args"].items():
-        if name not in MAY_CHANGE_ON_EVALUATE and hasattr(args, name):
-            setattr(args, name, value)
-    return checkpoint
-
-
 def load_checkpoint(path: str, args) -> dict:
     """Read the checkpoint to resume from, refusing one that cannot continue this run."""
     checkpoint = read_checkpoint(path, "--resume")
-    saved, step = checkpoint["args"], checkpoint["global_step"]
-    if step >= args.total_timesteps:
+    if checkpoint["global_step"] >= args.total_timesteps:
         fail(
             f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
         )
-    for name, value in saved.items():
-        if name not in MAY_CHANGE_ON_RESUME and getattr(args, name, value) != value:
-            fail(
-                f"--resume {path}: the checkpoint has --{name.replace('_', '-')} {value}, not {getattr(args, name)}; "
-                "a resumed run keeps its arguments (README, Stopping and resuming)"
-            )
-    changed = [
-        f"--{name.replace('_', '-')} {getattr(args, name)} (was {value})"
-        for name, value in saved.items()
-        if name != "resume" and getattr(args, name, value) != value
-    ]
-    if changed:
-        print(f"resuming with the checkpoint's arguments, and from the command line: {', '.join(changed)}")
+    saved, now = checkpoint["args"], vars(args)
+    changed = [name for name, value in saved.items() if name != "resume" and now.get(name, value) != value]
+    for name in changed:
+        if name not in MAY_CHANGE_ON_RESUME:
+            was = f"the checkpoint has --{name.replace('_', '-')} {saved[name]}, not {now[name]}"
+            fail(f"--resume {path}: {was}; a resumed run keeps its arguments")
+    if listed := ", ".join(f"--{name.replace('_', '-')} {now[name]} (was {saved[name]})" for name in changed):
+        print(f"resuming with the checkpoint's arguments, and from the command line: {listed}")
     # a checkpoint of an earlier version of this file holds none of the arguments added since
-    added = [f"--{name.replace('_', '-')} {value}" for name, value in vars(args).items() if name not in saved]
-    if added:
+    if added := [f"--{name.replace('_', '-')} {value}" for name, value in now.items() if name not in saved]:
         print(f"notice: the checkpoint predates {', '.join(added)}; the resumed run takes these values")
     return checkpoint
 
 
 def save_checkpoint(path: str, checkpoint: dict):
-    """Write to a temporary file, then rename it over `path`: a kill during the write leaves the
-    previous checkpoint whole, never half a file."""
+    """Write to a temporary file, renamed over `path`: a kill during the write leaves the old one whole."""
     torch.save(checkpoint, path + ".tmp")
     os.replace(path + ".tmp", path)
 
 
 def env_state(where: tuple) -> bytes | None:
-    """The envs pickled in the middle of their episodes, with the loop's variables that go with them,
-    so that a resumed run plays them on; None where an env cannot be pickled (a Box2D world, an env
-    rendering video), or where there are none to keep (`where` is empty: a3c's envs live in its workers)."""
-    if not where:
-        return None
-    # an env that pickles its constructor's arguments rather than its state (gymnasium's EzPickle:
-    # MuJoCo's, Box2D's) would come back as a new env in its first state, not where it was; a vector
-    # env of gymnasium's own, without copies (`envs`), keeps its state in its arrays
-    if any(isinstance(env.unwrapped, EzPickle) for env in getattr(where[0].unwrapped, "envs", ())):
+    """The envs pickled mid-episode, with the loop's variables that go with them, for a resumed run to play
+    on; None where there are none (a3c's live in its workers) or one cannot be pickled (Box2D, video)."""
+    # an env pickled by its constructor's arguments, not its state (gymnasium's EzPickle: MuJoCo's, Box2D's),
+    # would come back in its first state; gymnasium's own vector env has no copies (`envs`), only arrays
+    copies = getattr(where[0].unwrapped, "envs", ()) if where else ()
+    if not where or any(isinstance(env.unwrapped, EzPickle) for env in copies):
         return None
     try:
         return pickle.dumps(where)
@@ -540,106 +516,75 @@ def env_state(where: tuple) -> bytes | None:
 
 
 def state_of(part, args):
-    """What a checkpoint keeps of a part of the learner: a network's or an optimizer's state_dict; a
-    buffer's arrays as tensors, its counters, its generator's state (not its device, the resumed run's to
-    choose), with --save-buffer only: all of it read back without unpickling an object."""
+    """What a checkpoint keeps of a part of the learner: a state_dict; with --save-buffer, a buffer's arrays
+    as tensors, counters and generator state (not its device), all read back without unpickling an object."""
     if hasattr(part, "state_dict"):
         return part.state_dict()
     if not getattr(args, "save_buffer", False):
         return None
-
-    def saved(value):
+    state = {name: value for name, value in vars(part).items() if name != "device"}
+    for name, value in state.items():
         if isinstance(value, np.ndarray):
-            return torch.from_numpy(value)
-        return value.bit_generator.state if isinstance(value, np.random.Generator) else value
-
-    return {name: saved(value) for name, value in vars(part).items() if name != "device"}
-
-
-def random_states() -> tuple:
-    """The states of Python's, numpy's and torch's generators, as numbers and a tensor."""
-    numpy_state = np.random.get_state(legacy=False)
-    numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
-    return random.getstate(), numpy_state, torch.get_rng_state()
+            state[name] = torch.from_numpy(value)
+        elif isinstance(value, np.random.Generator):
+            state[name] = value.bit_generator.state
+    return state
 
 
 class Run:
-    """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input,
-    seeds every generator, picks the device and opens the run directory, after reading the checkpoint
-    of --resume or --evaluate; in the loop it logs, prints the progress, keeps the stop rule, says when
-    an evaluation or a checkpoint is due and writes checkpoints; `finish` closes everything and ends the
-    run as it ended: solved or out of budget, diverged, or stopped by a signal; `evaluated` ends an
-    --evaluate, which trains nothing."""
+    """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input, reads the
+    checkpoint, seeds, opens the run directory; `finish` ends the run, `evaluated` an --evaluate."""
 
     def __init__(self, args):
         if args.resume and args.evaluate:
             fail("--resume and --evaluate: a run either goes on or is evaluated, not both")
-        # --evaluate takes the checkpoint's arguments first, so that those are what is checked (its env
-        # must render for --capture-video)
-        evaluated = checkpoint_to_evaluate(args.evaluate, args) if args.evaluate else None
+        self.args, self.checkpoint = args, None
+        if args.evaluate:  # the checkpoint's arguments first, so that they are what is checked
+            self.checkpoint = read_checkpoint(args.evaluate, "--evaluate")
+            for name, value in self.checkpoint["args"].items():
+                if name not in MAY_CHANGE_ON_EVALUATE and hasattr(args, name):
+                    setattr(args, name, value)
         check_args(args)
-        self.args = args
-        self.checkpoint = evaluated or (load_checkpoint(args.resume, args) if args.resume else None)
+        if args.resume:
+            self.checkpoint = load_checkpoint(args.resume, args)
         random.seed(args.seed)
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
         torch.backends.cudnn.deterministic = args.torch_deterministic
-        # a small network's operations are too short to share between threads: the hand-off costs
-        # more than it saves, and idle threads spin against other processes on a shared machine
+        # one thread: a small network's operations are too short to share, and idle threads slow others down
         torch.set_num_threads(1)
         self.device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
         if args.cuda and self.device.type == "cpu":
             print("notice: --cuda given but no GPU is available; training on the CPU")
-        resuming = self.checkpoint is not None
-        self.name = (
-            self.checkpoint["run_name"]
-            if resuming
-            else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
-        )
-        if args.evaluate:  # its videos apart from the run's own
-            self.name += "-evaluated"
+        self.name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        if self.checkpoint:  # the run's own name; an evaluation's apart from it, for its videos
+            self.name = self.checkpoint["run_name"] + ("-evaluated" if args.evaluate else "")
         self.model_path = f"runs/{self.name}/{args.exp_name}.pt"
         if args.track:
             import wandb  # imported only here, so that wandb is needed only with --track
 
-            wandb.init(
-                project=args.wandb_project_name,
-                entity=args.wandb_entity,
-                sync_tensorboard=True,
-                config=vars(args),
-                name=self.name,
-                save_code=True,
-                resume="allow",
-            )
-        # the environment steps done, all envs counted: where the loop starts, and then where it is
-        self.step = self.start_step = self.checkpoint["global_step"] if resuming else 0
-        # a resumed run logs on in the same directory; purge_step hides what the stopped run may have
-        # logged after its checkpoint. An evaluation logs nothing.
-        self.writer = (
-            None
-            if args.evaluate
-            else SummaryWriter(f"runs/{self.name}", purge_step=self.step + 1 if resuming else None)
-        )
-        if not resuming:
-            self.writer.add_text(
-                "hyperparameters",
-                "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in vars(args).items()),
-            )
+            names = dict(project=args.wandb_project_name, entity=args.wandb_entity, name=self.name)
+            wandb.init(**names, config=vars(args), sync_tensorboard=True, save_code=True, resume="allow")
+        # the environment steps done, all envs counted, where the loop starts (and then where it is); the
+        # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
+        self.step = self.start_step = self.checkpoint["global_step"] if self.checkpoint else 0
+        self.planned_steps = self.checkpoint["planned_steps"] if self.checkpoint else args.total_timesteps
+        # a resumed run logs on, purge_step hiding what it logged after its checkpoint; an evaluation, nothing
+        purge_step = self.step + 1 if self.checkpoint else None
+        self.writer = None if args.evaluate else SummaryWriter(f"runs/{self.name}", purge_step=purge_step)
+        if not self.checkpoint:
+            table = "".join(f"\n|{key}|{value}|" for key, value in vars(args).items())
+            self.writer.add_text("hyperparameters", "|param|value|\n|-|-|" + table)
         self.eval_seed = args.seed + 100_000  # episodes the training envs never start from
         self.check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
-        # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
-        self.planned_steps = self.checkpoint["planned_steps"] if resuming else args.total_timesteps
-        # the stop rule: an env without a reward threshold is never solved
-        self.threshold = gym.spec(args.env_id).reward_threshold
-        self.recent_returns = deque(self.checkpoint["recent_returns"] if resuming else (), maxlen=10)
+        self.threshold = gym.spec(args.env_id).reward_threshold  # the stop rule's; None: never solved
+        self.recent_returns = deque(self.checkpoint["recent_returns"] if self.checkpoint else (), maxlen=10)
         self.solved_in_training = self.solved = False
-        self.diverged, self.eval_returns = None, None
-        # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it
-        # writes is whole; a second Ctrl-C stops at once
-        self.stop_signals = []
-        self.previous_handlers = {
-            sig: signal.signal(sig, self.stop_after_this_step) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+        self.diverged = self.eval_returns = None
+        # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it writes
+        # is whole; a second Ctrl-C stops at once
+        self.stop_signals, handler = [], self.stop_after_this_step
+        self.previous_handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def stop_after_this_step(self, signum, frame):
         if self.stop_signals:
@@ -647,19 +592,15 @@ class Run:
         self.stop_signals.append(signum)
 
     def resume(self, learner: dict, where: tuple) -> tuple:
-        """Start the loop. With --resume, load the checkpoint into `learner` (what train() named:
-        networks, optimizers, a buffer) and into the random generators, and return the envs where they
-        were: `where` is the vector env, then the loop's variables that go with it (its observations…).
-        A new run's `where` comes back as it is; with --evaluate, only the networks are loaded."""
+        """Start the loop. With --resume, load the checkpoint into `learner` (train()'s networks, optimizers,
+        buffer) and the random generators, and return `where` (the vector env, then the loop's variables that
+        go with it) as it was; a new run's comes back as it is. --evaluate loads only the networks."""
         self.start_time = time.time()
         if self.checkpoint is None:
             return where
         if self.args.evaluate:  # the networks (and the statistics they hold), not optimizers or buffers
-            for key, part in learner.items():
-                if isinstance(part, torch.nn.Module):
-                    part.load_state_dict(self.checkpoint[key])
             print(f"evaluating {self.args.evaluate}, saved after step {self.step:,}")
-            return where
+            learner = {key: part for key, part in learner.items() if isinstance(part, torch.nn.Module)}
         for key, part in learner.items():
             if self.checkpoint[key] is None:
                 print(
@@ -673,6 +614,8 @@ class Run:
                         getattr(part, name).bit_generator.state = value
                     else:
                         setattr(part, name, value.numpy() if isinstance(value, torch.Tensor) else value)
+        if self.args.evaluate:
+            return where
         python_state, numpy_state, torch_state = self.checkpoint["random"]
         random.setstate(python_state)
         np.random.set_state(numpy_state)
@@ -680,15 +623,15 @@ class Run:
         print(f"resuming {self.name} after step {self.step:,}")
         if self.args.total_timesteps > self.planned_steps:
             print(
-                f"notice: --total-timesteps {self.args.total_timesteps:,} goes past the {self.planned_steps:,} the run "
-                "began with; any schedule over the run (ε, an annealed learning rate) stays where it ended"
+                f"notice: --total-timesteps {self.args.total_timesteps:,} goes past the {self.planned_steps:,} the "
+                "run began with; any schedule over the run (ε, an annealed learning rate) stays where it ended"
             )
         if self.checkpoint["envs"] is None:
             print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
             return where
         where[0].close()
         # the one part of a checkpoint that is unpickled: envs are Python objects, which only pickle saves,
-        # and unpickling runs whatever code the file names, so resume only checkpoints you trust (README)
+        # and unpickling runs whatever code the file names, so resume only checkpoints you trust
         return pickle.loads(self.checkpoint["envs"])
 
     def due(self, period: int, step: int) -> bool:
@@ -700,13 +643,11 @@ class Run:
 
     def log(self, step: int, scalars: dict):
         """Write the scalars, and the steps per second."""
-        for tag, value in scalars.items():
+        for tag, value in (scalars | {"charts/SPS": self.sps(step)}).items():
             self.writer.add_scalar(tag, value, step)
-        self.writer.add_scalar("charts/SPS", self.sps(step), step)
 
     def log_episodes(self, step: int, infos: dict, ended=None):
-        """Write the return and length of each episode that ended in this step (of the envs in `ended`,
-        by default all); they enter the stop rule's window of the last 10 training returns."""
+        """Write the episodes that ended (of the envs `ended`, or all); the stop rule keeps their returns."""
         if "episode" not in infos:
             return
         ended = infos["_episode"] if ended is None else ended
@@ -714,33 +655,25 @@ class Run:
             self.recent_returns.append(float(episode_return))
             self.writer.add_scalar("charts/episodic_return", episode_return, step)
             self.writer.add_scalar("charts/episodic_length", episode_length, step)
-        window = self.recent_returns
-        self.solved_in_training = (
-            self.args.stop_when_solved
-            and self.threshold is not None
-            and len(window) == 10
-            and np.mean(window) >= self.threshold
-        )
+        full = self.args.stop_when_solved and self.threshold is not None and len(self.recent_returns) == 10
+        self.solved_in_training = full and np.mean(self.recent_returns) >= self.threshold
 
     def check(self, check_returns: list, step: int):
-        """The stop rule's second half. Returns that reach the threshold in training must hold in a
-        greedy evaluation too, on other episodes than the final evaluation's, which stays a fair test
-        of the policy kept; in every one of its episodes, not on average: a policy that fails one start
-        in ten passes an average and then fails the final evaluation as often as not."""
+        """The stop rule's second half. Returns that reach the threshold in training must hold in a greedy
+        evaluation too (on other episodes than the final one's, which stays a fair test), in every episode:
+        a policy that fails one start in ten passes an average, then fails the final evaluation as often."""
         self.solved = min(check_returns) >= self.threshold
         if not self.solved:
-            print(
-                f"step {step:>9,}  solved in training, not in a greedy check (episode {len(check_returns)}: {check_returns[-1]:.1f})"
-            )
+            failed = f"episode {len(check_returns)}: {check_returns[-1]:.1f}"
+            print(f"step {step:>9,}  solved in training, not in a greedy check ({failed})")
             self.recent_returns.clear()  # the next check waits for 10 new episodes
             self.solved_in_training = False
 
     def log_evaluation(self, step: int, eval_returns: list, scalars: dict | None = None):
         """Write and print a greedy evaluation: one point per episode, and the scalars."""
         self.eval_returns = eval_returns
-        for episode_return in eval_returns:
-            self.writer.add_scalar("eval/episodic_return", episode_return, step)
-        for tag, value in (scalars or {}).items():
+        points = [("eval/episodic_return", episode_return) for episode_return in eval_returns]
+        for tag, value in points + list((scalars or {}).items()):
             self.writer.add_scalar(tag, value, step)
         print(f"step {step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}")
 
@@ -752,77 +685,54 @@ class Run:
             print(f"step {step:>9,}  return (last 10) {recent}  {values}SPS {self.sps(step):,}")
 
     def end_step(self, step: int, last: bool, learner: dict, where: tuple) -> bool:
-        """Write a checkpoint when one is due, and at the end; say whether the loop ends here: at its
-        last step, or at the first after Ctrl-C or SIGTERM."""
+        """Write a checkpoint when due and at the end; say whether the loop ends: last step, or a signal."""
         stop = last or bool(self.stop_signals)
-        if self.due(self.args.checkpoint_frequency, step) or (
-            stop and (self.args.save_model or self.stop_signals)
-        ):
-            save_checkpoint(
-                self.model_path,
-                {
-                    "algorithm": ALGORITHM,
-                    "args": vars(self.args),
-                    "run_name": self.name,
-                    "global_step": step,
-                    **{key: state_of(part, self.args) for key, part in learner.items()},
-                    "envs": env_state(where),
-                    "recent_returns": list(self.recent_returns),
-                    "planned_steps": self.planned_steps,
-                    "random": random_states(),
-                },
-            )
+        at_the_end = stop and (self.args.save_model or self.stop_signals)  # a stopped run is always saved
+        if self.due(self.args.checkpoint_frequency, step) or at_the_end:
+            numpy_state = np.random.get_state(legacy=False)  # its key as numbers, which weights_only reads
+            numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
+            generators = (random.getstate(), numpy_state, torch.get_rng_state())
+            checkpoint = dict(algorithm=ALGORITHM, args=vars(self.args), run_name=self.name, global_step=step)
+            checkpoint |= {key: state_of(part, self.args) for key, part in learner.items()}
+            checkpoint |= dict(envs=env_state(where), recent_returns=list(self.recent_returns))
+            checkpoint |= dict(planned_steps=self.planned_steps, random=generators)
+            save_checkpoint(self.model_path, checkpoint)
             if stop:
                 print(f"checkpoint saved to {self.model_path}")
         self.step = step
         return stop
 
-    def evaluated(self, eval_returns: list, *envs) -> dict:
-        """End an --evaluate: close the envs, print the greedy evaluation's returns, and return them."""
-        for env in envs:
-            env.close()
+    def close(self, envs: tuple):
+        """Close the envs and the writer, and give the signals back their handlers."""
+        for part in (*envs, self.writer) if self.writer else envs:
+            part.close()
         for sig, handler in self.previous_handlers.items():
             signal.signal(sig, handler)
-        print(
-            f"greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}, episode by episode: "
-            + ", ".join(f"{episode_return:.1f}" for episode_return in eval_returns)
-        )
+
+    def evaluated(self, eval_returns: list, *envs) -> dict:
+        """End an --evaluate: close the envs, print the greedy evaluation's returns, and return them."""
+        self.close(envs)
+        played = ", ".join(f"{episode_return:.1f}" for episode_return in eval_returns)
+        mean, std = np.mean(eval_returns), np.std(eval_returns)
+        print(f"greedy evaluation {mean:.1f} ± {std:.1f}, episode by episode: {played}")
         return {"eval_returns": eval_returns, "run_dir": None, "model_path": self.args.evaluate}
 
     def finish(self, *envs) -> dict:
-        """Close the envs and the writer, and end the run as it ended: a summary of the run to return,
-        exit status 1 when it diverged, 128 + the signal's number when Ctrl-C or SIGTERM stopped it."""
-        for env in envs:
-            env.close()
-        self.writer.close()
-        for sig, handler in self.previous_handlers.items():
-            signal.signal(sig, handler)
+        """End the run: return a summary, or exit 1 if it diverged, 128 + the signal's number if stopped."""
+        self.close(envs)
         if self.solved:
-            print(
-                f"solved: the last 10 training returns average {np.mean(self.recent_returns):.1f} ≥ {self.threshold}"
-            )
+            mean = np.mean(self.recent_returns)
+            print(f"solved: the last 10 training returns average {mean:.1f} ≥ {self.threshold}")
         if self.diverged:
-            kept = (
-                f"the last good checkpoint is {self.model_path}"
-                if os.path.exists(self.model_path)
-                else "no checkpoint was saved"
-            )
-            print(
-                f"{ALGORITHM}.py: error: training diverged: {self.diverged} (a smaller learning rate may help); {kept}",
-                file=sys.stderr,
-            )
-            raise SystemExit(1)
+            saved = os.path.exists(self.model_path)
+            kept = f"the last good checkpoint is {self.model_path}" if saved else "no checkpoint was saved"
+            fail(f"training diverged: {self.diverged} (a smaller learning rate may help); {kept}", 1)
         if self.stop_signals:
-            print(
-                f"stopped by {signal.Signals(self.stop_signals[0]).name} after step {self.step:,}; "
-                f"continue with --resume {self.model_path}"
-            )
+            stopped = f"stopped by {signal.Signals(self.stop_signals[0]).name} after step {self.step:,}"
+            print(f"{stopped}; continue with --resume {self.model_path}")
             raise SystemExit(128 + self.stop_signals[0])
-        return {
-            "eval_returns": self.eval_returns,
-            "run_dir": f"runs/{self.name}",
-            "model_path": self.model_path if self.args.save_model else None,
-        }
+        model_path = self.model_path if self.args.save_model else None
+        return {"eval_returns": self.eval_returns, "run_dir": f"runs/{self.name}", "model_path": model_path}
 
 
 if __name__ == "__main__":
