@@ -1357,10 +1357,17 @@ def pair_table(
     steps and seconds to the threshold over the solved seeds, the ratio of those medians, and the median
     of the seed-by-seed ratio of seconds on the seeds both solved."""
     lines = [
-        f"| file | seeds solved, {names[0]} → {names[1]} | steps to the threshold, median, {names[0]} → {names[1]} "
+        f"| file | seeds solved, {names[0]} → {names[1]} "
+        f"| final greedy evaluation, IQM [95% CI], {names[0]} → {names[1]} "
+        f"| steps to the threshold, median, {names[0]} → {names[1]} "
         f"| seconds, median, {names[0]} → {names[1]} | ratio of the medians | seed by seed, on the seeds both solved |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
+
+    def iqm_of(runs):
+        estimate, low, high = iqm_interval([r["eval_mean"] for r in runs if r["returncode"] == 0])
+        return f"{number(estimate)} [{number(low)}, {number(high)}]"
+
     for algorithm in algorithms:
         old, new = study_runs(before, algorithm, env_id), study_runs(after, algorithm, env_id)
         env = one_env(old + new)
@@ -1369,6 +1376,7 @@ def pair_table(
         ratios = paired_ratios(old, new, "solved_seconds")
         lines.append(
             f"| `{algorithm}.py` | {solved_old} of {len(old)} → {solved_new} of {len(new)} "
+            f"| {iqm_of(old)} → {iqm_of(new)} "
             f"| {number(median_of(old, 'median_steps'), 0)} → {number(median_of(new, 'median_steps'), 0)} "
             f"| {number(median_of(old, 'median_seconds'))} → {number(median_of(new, 'median_seconds'))} "
             f"| {number(median_of(new, 'median_seconds') / median_of(old, 'median_seconds'), 2)}× "
