@@ -35,7 +35,7 @@ of the run, then stays there; with `end_e = 0` the late episodes show the greedy
 
 Run:
     python algorithms/dqn.py --env-id CartPole-v1
-    python algorithms/dqn.py --env-id LunarLander-v3 --total-timesteps 500000 --cuda
+    python algorithms/dqn.py --env-id LunarLander-v3 ...   # its tuned settings: docs/algorithms/dqn.md
     tensorboard --logdir runs
 """
 
