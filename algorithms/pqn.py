@@ -35,18 +35,20 @@ The details, each with its reason:
 - ε-greedy per env, each env drawing its own exploration; ε falls linearly from `start_e` to
   `end_e` over the first `exploration_fraction` of the run, and stays there.
 - The rewards are multiplied by `reward_scale` for learning (the paper's 0.1 on CartPole): the
-  values the network regresses on stay near 1 (the returns logged are the env's own).
+  values the network regresses on reach about 10 on CartPole, not 100 (the returns logged are the
+  env's own).
 
 The defaults are tuned for CartPole on a CPU, chosen among eight candidates beside dqn.py
 (docs/studies/pqn-defaults.md): rollouts of 16 envs × 16 steps, 4 epochs of 4 minibatches, a
 learning rate of 1e-3, λ = 0.65 (the paper's for MinAtar) and ε falling to 0 over 20,000 steps. The
 paper's CartPole settings (32 envs × 64 steps, 16 minibatches, a learning rate of 1e-4, λ = 0.95, ε
-to 0.2) are made for a budget of 500,000 steps.
+to 0.2, 256 wide) are made for a budget of 500,000 steps. A truncation bootstraps here, where the
+paper's environments end every episode as a termination.
 
 What differs from `dqn.py`: no replay buffer and no target network; the rollout and its Q(λ)
 returns; the LayerNorm; the epochs over shuffled minibatches, RAdam, the gradient clip and the
-annealed learning rate (all `ppo.py`'s loop); the reward scale. The ε-greedy policy and the
-greedy evaluation are `dqn.py`'s.
+annealed learning rate (all `ppo.py`'s loop); the reward scale; ε drawn per env (`dqn.py` draws
+once for its one env). The ε schedule and the greedy evaluation are `dqn.py`'s.
 
 Run:
     python algorithms/pqn.py --env-id CartPole-v1
@@ -214,14 +216,14 @@ class QNetwork(nn.Module):
 class Rollout:
     """The last `num_steps` steps of `num_envs` environments, row t holding step t of every env.
 
-    `obs` and `max_q` have one row more: the observations the last step led to, and max_a Q of
-    them, from which the last transitions bootstrap. `real[t, i]` is False where env i only reset
+    `max_q` has one row more: max_a Q of the observations the last step led to, from which the last
+    transitions bootstrap. `real[t, i]` is False where env i only reset
     at step t (the step after an episode's end), a step that is no transition. Preallocated once,
     overwritten every rollout.
     """
 
     def __init__(self, num_steps: int, num_envs: int, obs_dim: int):
-        self.obs = np.zeros((num_steps + 1, num_envs, obs_dim), dtype=np.float32)
+        self.obs = np.zeros((num_steps, num_envs, obs_dim), dtype=np.float32)
         self.max_q = np.zeros((num_steps + 1, num_envs), dtype=np.float32)  # max_a Q(s_t, a)
         self.actions = np.zeros((num_steps, num_envs), dtype=np.int64)
         self.rewards = np.zeros((num_steps, num_envs), dtype=np.float32)
@@ -332,7 +334,6 @@ def train(args: Args) -> dict:
             run.log_episodes(global_step, infos)
             autoreset = terminations | truncations
             obs = next_obs
-        rollout.obs[args.num_steps] = obs
         with torch.no_grad():  # max_a Q of the states the rollout stopped in, where its returns begin
             last_q = q_network(torch.as_tensor(obs, device=device))
         rollout.max_q[args.num_steps] = last_q.max(dim=1).values.cpu().numpy()
@@ -341,7 +342,7 @@ def train(args: Args) -> dict:
         real = np.flatnonzero(rollout.real)  # the transitions, by index in the rollout's steps × envs
         if len(real) > 0:  # a rollout of one step in which every env only reset has nothing to learn from
             returns = rollout.returns(args.gamma, args.q_lambda)  # G_t, from the network that acted
-            b_obs = torch.as_tensor(rollout.obs[:-1], device=device).flatten(0, 1)[real]
+            b_obs = torch.as_tensor(rollout.obs, device=device).flatten(0, 1)[real]
             b_actions = torch.as_tensor(rollout.actions, device=device).flatten()[real]
             b_returns = torch.as_tensor(returns, device=device).flatten()[real]
             # fewer minibatches when the steps that only reset an env leave fewer transitions than that

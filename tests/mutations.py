@@ -1413,6 +1413,31 @@ MUTATIONS = {
             "for _ in range(1):",
         ),
         (
+            "the worst action taken where the greedy one belongs",
+            "actions = np.where(explore, envs.action_space.sample(), q.argmax(dim=1).cpu().numpy())",
+            "actions = np.where(explore, envs.action_space.sample(), q.argmin(dim=1).cpu().numpy())",
+        ),
+        (
+            "one draw of ε-greedy for every env",
+            "explore = np.random.random(args.num_envs) < epsilon",
+            "explore = np.full(args.num_envs, np.random.random(1)[0] < epsilon)",
+        ),
+        (
+            "the annealed learning rate not held at 0 past the budget: it turns negative on a longer resume",
+            'optimizer.param_groups[0]["lr"] = args.learning_rate * max(0.0, 1 - done)',
+            'optimizer.param_groups[0]["lr"] = args.learning_rate * (1 - done)',
+        ),
+        (
+            "the learning rate annealed whatever --anneal-lr says",
+            "if args.anneal_lr:  # over the budget the run began with, as every schedule: 0 past it",
+            "if True:  # over the budget the run began with, as every schedule: 0 past it",
+        ),
+        (
+            "the LayerNorm without its learned gain and bias",
+            "nn.Linear(obs_dim, hidden_size),\n            nn.LayerNorm(hidden_size),\n",
+            "nn.Linear(obs_dim, hidden_size),\n            nn.LayerNorm(hidden_size, elementwise_affine=False),\n",
+        ),
+        (
             "the step that only resets an env learned from (the flat index)",
             "real = np.flatnonzero(rollout.real)  # the transitions, by index in the rollout's steps × envs",
             "real = np.arange(rollout.real.size)  # the transitions, by index in the rollout's steps × envs",

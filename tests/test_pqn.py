@@ -156,6 +156,10 @@ def test_each_hidden_layer_is_normalised_before_its_relu():
             network.network[i].weight.mul_(5)
             network.network[i].bias.mul_(5).add_(3)
     torch.testing.assert_close(network(x), before, atol=1e-4, rtol=1e-4)
+    # and each LayerNorm has its gain and bias, learned with the rest
+    learned = set(network.parameters())
+    for layer in (network.network[1], network.network[4]):
+        assert layer.weight in learned and layer.bias in learned
 
 
 def test_one_network_learns_from_its_own_values_with_no_target_network_and_no_buffer(monkeypatch):
@@ -211,3 +215,60 @@ def test_each_pass_learns_from_every_transition_once(monkeypatch, num_minibatche
     pqn.train(pqn.Args(**(settings | dict(num_minibatches=num_minibatches))))
     assert len(optimizers[0].gradients) == 2 * min(num_minibatches, 16)
     assert all(np.array_equal(order, np.arange(16)) for order in seen) and len(seen) == 2
+
+
+def test_the_actions_are_the_greedy_ones_where_epsilon_is_0(monkeypatch):
+    # ε = 0: in state 0 the table prefers action 0 (1.5 against 1.2), in state 1 action 1 (2.5 against 1.6),
+    # and only those are learned from
+    q_table(monkeypatch)
+    optimizers = recording_adam(monkeypatch, "RAdam")
+    pqn.train(pqn.Args(**(PROBE | dict(start_e=0.0, end_e=0.0))))
+    entries = {
+        tuple(entry) for (gradient,) in optimizers[0].gradients for entry in gradient.nonzero().tolist()
+    }
+    assert entries == {(0, 0), (1, 1)}
+
+
+def test_each_env_draws_its_own_exploration(monkeypatch):
+    # ε = 0.5 throughout, and the draws hand-set: env 0 draws 0.2 (< ε: it explores), env 1 draws 0.7 (it
+    # acts greedily). Env 1's actions are the table's greedy ones in every state; env 0's are drawn at random
+    acted = []
+
+    class RecordingRollout(pqn.Rollout):
+        def add(self, t, obs, max_q, actions, *args):
+            acted.append((obs.argmax(axis=1), actions.copy()))
+            super().add(t, obs, max_q, actions, *args)
+
+    monkeypatch.setattr(pqn, "Rollout", RecordingRollout)
+    monkeypatch.setattr(np.random, "random", lambda size: np.array([0.2, 0.7])[:size])
+    q_table(monkeypatch)
+    pqn.train(pqn.Args(**(PROBE | dict(num_envs=2, total_timesteps=120, start_e=0.5, end_e=0.5))))
+    greedy = {0: 0, 1: 1, 2: 0}  # state 2 only resets, its action ignored
+    assert all(actions[1] == greedy[states[1]] for states, actions in acted)
+    assert any(actions[0] != greedy[states[0]] for states, actions in acted if states[0] < 2)
+
+
+@pytest.mark.parametrize("anneal_lr", [True, False])
+def test_the_learning_rate_is_annealed_only_when_asked(monkeypatch, anneal_lr):
+    rates = []
+
+    class RecordingRate(torch.optim.RAdam):
+        def step(self, closure=None):
+            rates.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "RAdam", RecordingRate)
+    pqn.train(pqn.Args(**(PROBE | dict(total_timesteps=12, anneal_lr=anneal_lr))))
+    assert rates == pytest.approx([1e-9, 0.75e-9, 0.5e-9, 0.25e-9] if anneal_lr else [1e-9] * 4)
+
+
+def test_the_learning_rate_stays_at_0_past_the_budget_the_run_began_with():
+    # a run of 512 steps, resumed to go on to 1,024: its learning rate fell to 0 at step 512 (never below,
+    # which would climb the loss), and the network learns no more
+    settings = dict(seed=1, num_envs=4, num_steps=8, eval_episodes=1, save_model=True, stop_when_solved=False)
+    first = pqn.train(pqn.Args(total_timesteps=512, **settings))
+    before = torch.load(first["model_path"], weights_only=True)["q_network"]
+    pqn.train(pqn.Args(total_timesteps=1_024, resume=first["model_path"], **settings))
+    after = torch.load(first["model_path"], weights_only=True)
+    assert after["global_step"] == 1_024
+    assert all(torch.equal(value, after["q_network"][name]) for name, value in before.items())
