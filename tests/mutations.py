@@ -22,6 +22,61 @@ import pytest
 TESTS_DIR = Path(__file__).resolve().parent
 ALGORITHMS_DIR = TESTS_DIR.parent / "algorithms"
 
+# The Gaussian policy of the policy-gradient files for continuous actions: the same lines in a2c.py,
+# a3c.py and ppo.py, and the same breaks of them
+GAUSSIAN_POLICY = [
+    (
+        "a Gaussian's log-probability per action dimension, not summed: it broadcasts against the advantages",
+        "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
+        "pi = Normal(out, self.log_std.exp()) if self.continuous else Categorical(logits=out)",
+    ),
+    (
+        "log σ a buffer, not a parameter: σ is never learned",
+        "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+        'self.register_buffer("log_std", torch.zeros(n_out))  # σ = 1 at first: wide exploration',
+    ),
+    (
+        "log σ a parameter that nothing learns (requires_grad=False)",
+        "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+        "self.log_std = nn.Parameter(torch.zeros(n_out), requires_grad=False)  # σ = 1 at first: wide exploration",
+    ),
+    (
+        "log σ starting at 1 (σ = e), not 0",
+        "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+        "self.log_std = nn.Parameter(torch.ones(n_out))  # σ = 1 at first: wide exploration",
+    ),
+    (
+        "one log σ for every action dimension",
+        "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
+        "self.log_std = nn.Parameter(torch.zeros(1))  # σ = 1 at first: wide exploration",
+    ),
+    (
+        "σ detached from log σ: the policy's σ learns nothing",
+        "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
+        "pi = Independent(Normal(out, self.log_std.exp().detach()), 1) if self.continuous else Categorical(logits=out)",
+    ),
+    (
+        "one Gaussian mean, whatever the action's dimensions",
+        "n_out = action_space.shape[0] if self.continuous else action_space.n",
+        "n_out = 1 if self.continuous else action_space.n",
+    ),
+    (
+        "every action dimension clipped to the first one's bounds",
+        "return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions",
+        "return np.clip(actions, space.low[0], space.high[0]) if isinstance(space, gym.spaces.Box) else actions",
+    ),
+    (
+        "the rollout keeps one number per env for an action: a vector action does not fit",
+        "self.actions = np.zeros((num_steps, num_envs, *action_shape), dtype=action_dtype)",
+        "self.actions = np.zeros((num_steps, num_envs), dtype=action_dtype)",
+    ),
+    (
+        "the greedy action squashed by tanh, not the Gaussian's mean",
+        "return out if self.continuous else out.argmax(dim=1)",
+        "return out.tanh() if self.continuous else out.argmax(dim=1)",
+    ),
+]
+
 # file: [(what the mutation breaks, the line as it is, the line broken)]; the line must occur once in the file
 MUTATIONS = {
     "dqn": [
@@ -1109,56 +1164,6 @@ MUTATIONS = {
             "rewards = rewards / return_rms.std().item()",
         ),
         (
-            "a Gaussian's log-probability per action dimension, not summed: it broadcasts against the advantages",
-            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
-            "pi = Normal(out, self.log_std.exp()) if self.continuous else Categorical(logits=out)",
-        ),
-        (
-            "log σ a buffer, not a parameter: σ is never learned",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            'self.register_buffer("log_std", torch.zeros(n_out))  # σ = 1 at first: wide exploration',
-        ),
-        (
-            "log σ a parameter that nothing learns (requires_grad=False)",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.zeros(n_out), requires_grad=False)  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "log σ starting at 1 (σ = e), not 0",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.ones(n_out))  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "one log σ for every action dimension",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.zeros(1))  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "σ detached from log σ: the policy's σ learns nothing",
-            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
-            "pi = Independent(Normal(out, self.log_std.exp().detach()), 1) if self.continuous else Categorical(logits=out)",
-        ),
-        (
-            "one Gaussian mean, whatever the action's dimensions",
-            "n_out = action_space.shape[0] if self.continuous else action_space.n",
-            "n_out = 1 if self.continuous else action_space.n",
-        ),
-        (
-            "every action dimension clipped to the first one's bounds",
-            "return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions",
-            "return np.clip(actions, space.low[0], space.high[0]) if isinstance(space, gym.spaces.Box) else actions",
-        ),
-        (
-            "the rollout keeps one number per env for an action: a vector action does not fit",
-            "self.actions = np.zeros((num_steps, num_envs, *action_shape), dtype=action_dtype)",
-            "self.actions = np.zeros((num_steps, num_envs), dtype=action_dtype)",
-        ),
-        (
-            "the greedy action squashed by tanh, not the Gaussian's mean",
-            "return out if self.continuous else out.argmax(dim=1)",
-            "return out.tanh() if self.continuous else out.argmax(dim=1)",
-        ),
-        (
             "λ where γ belongs in the TD error",
             "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
             "delta = self.rewards + gae_lambda * (1 - self.terminated) * values[1:] - values[:-1]",
@@ -1183,6 +1188,7 @@ MUTATIONS = {
             "rollout.advantages(all_values, args.gamma, args.gae_lambda), device=device",
             "rollout.advantages(all_values, args.gae_lambda, args.gamma), device=device",
         ),
+        *GAUSSIAN_POLICY,
     ],
     "a3c": [
         (
@@ -1241,56 +1247,6 @@ MUTATIONS = {
             "pass",
         ),
         (
-            "a Gaussian's log-probability per action dimension, not summed: it broadcasts against the advantages",
-            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
-            "pi = Normal(out, self.log_std.exp()) if self.continuous else Categorical(logits=out)",
-        ),
-        (
-            "log σ a buffer, not a parameter: σ is never learned",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            'self.register_buffer("log_std", torch.zeros(n_out))  # σ = 1 at first: wide exploration',
-        ),
-        (
-            "log σ a parameter that nothing learns (requires_grad=False)",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.zeros(n_out), requires_grad=False)  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "log σ starting at 1 (σ = e), not 0",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.ones(n_out))  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "one log σ for every action dimension",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.zeros(1))  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "σ detached from log σ: the policy's σ learns nothing",
-            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
-            "pi = Independent(Normal(out, self.log_std.exp().detach()), 1) if self.continuous else Categorical(logits=out)",
-        ),
-        (
-            "one Gaussian mean, whatever the action's dimensions",
-            "n_out = action_space.shape[0] if self.continuous else action_space.n",
-            "n_out = 1 if self.continuous else action_space.n",
-        ),
-        (
-            "every action dimension clipped to the first one's bounds",
-            "return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions",
-            "return np.clip(actions, space.low[0], space.high[0]) if isinstance(space, gym.spaces.Box) else actions",
-        ),
-        (
-            "the rollout keeps one number per env for an action: a vector action does not fit",
-            "self.actions = np.zeros((num_steps, num_envs, *action_shape), dtype=action_dtype)",
-            "self.actions = np.zeros((num_steps, num_envs), dtype=action_dtype)",
-        ),
-        (
-            "the greedy action squashed by tanh, not the Gaussian's mean",
-            "return out if self.continuous else out.argmax(dim=1)",
-            "return out.tanh() if self.continuous else out.argmax(dim=1)",
-        ),
-        (
             "λ where γ belongs in the TD error",
             "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
             "delta = self.rewards + gae_lambda * (1 - self.terminated) * values[1:] - values[:-1]",
@@ -1325,6 +1281,7 @@ MUTATIONS = {
             "        agent.zero_grad()\n",
             "",
         ),
+        *GAUSSIAN_POLICY,
     ],
     "pqn": [
         (
@@ -1566,56 +1523,6 @@ MUTATIONS = {
             "agent.obs_rms.update(obs)",
         ),
         (
-            "a Gaussian's log-probability per action dimension, not summed: it broadcasts against the advantages",
-            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
-            "pi = Normal(out, self.log_std.exp()) if self.continuous else Categorical(logits=out)",
-        ),
-        (
-            "log σ a buffer, not a parameter: σ is never learned",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            'self.register_buffer("log_std", torch.zeros(n_out))  # σ = 1 at first: wide exploration',
-        ),
-        (
-            "log σ a parameter that nothing learns (requires_grad=False)",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.zeros(n_out), requires_grad=False)  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "log σ starting at 1 (σ = e), not 0",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.ones(n_out))  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "one log σ for every action dimension",
-            "self.log_std = nn.Parameter(torch.zeros(n_out))  # σ = 1 at first: wide exploration",
-            "self.log_std = nn.Parameter(torch.zeros(1))  # σ = 1 at first: wide exploration",
-        ),
-        (
-            "σ detached from log σ: the policy's σ learns nothing",
-            "pi = Independent(Normal(out, self.log_std.exp()), 1) if self.continuous else Categorical(logits=out)",
-            "pi = Independent(Normal(out, self.log_std.exp().detach()), 1) if self.continuous else Categorical(logits=out)",
-        ),
-        (
-            "one Gaussian mean, whatever the action's dimensions",
-            "n_out = action_space.shape[0] if self.continuous else action_space.n",
-            "n_out = 1 if self.continuous else action_space.n",
-        ),
-        (
-            "every action dimension clipped to the first one's bounds",
-            "return np.clip(actions, space.low, space.high) if isinstance(space, gym.spaces.Box) else actions",
-            "return np.clip(actions, space.low[0], space.high[0]) if isinstance(space, gym.spaces.Box) else actions",
-        ),
-        (
-            "the rollout keeps one number per env for an action: a vector action does not fit",
-            "self.actions = np.zeros((num_steps, num_envs, *action_shape), dtype=action_dtype)",
-            "self.actions = np.zeros((num_steps, num_envs), dtype=action_dtype)",
-        ),
-        (
-            "the greedy action squashed by tanh, not the Gaussian's mean",
-            "return out if self.continuous else out.argmax(dim=1)",
-            "return out.tanh() if self.continuous else out.argmax(dim=1)",
-        ),
-        (
             "λ where γ belongs in the TD error",
             "delta = self.rewards + gamma * (1 - self.terminated) * values[1:] - values[:-1]",
             "delta = self.rewards + gae_lambda * (1 - self.terminated) * values[1:] - values[:-1]",
@@ -1710,6 +1617,7 @@ MUTATIONS = {
             "optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)",
             "optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, fused=True)",
         ),
+        *GAUSSIAN_POLICY,
     ],
 }
 
