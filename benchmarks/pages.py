@@ -298,10 +298,6 @@ def command(name: str, env_id: str) -> str:
     return f"```bash\n{body}\n```"
 
 
-def tasks_of(name: str) -> list[str]:
-    return [env_id for (file, env_id) in CURRENT if file == name]
-
-
 @placeholder
 def docstring(name: str) -> str:
     """The module docstring of algorithms/<name>.py, as markdown: the page shows the file's own words."""
@@ -316,18 +312,6 @@ def docstring(name: str) -> str:
             lines.append("")
         lines.append(line)
     return "\n".join(lines)
-
-
-@placeholder
-def iqm_text(name: str, env_id: str) -> str:
-    s = summary(name, env_id)
-    return f"{number(s['iqm'])} [{number(s['ci'][0])}, {number(s['ci'][1])}]"
-
-
-@placeholder
-def median_seconds(name: str, env_id: str) -> str:
-    s = summary(name, env_id)
-    return number(np.median(s["seconds"])) if s["seconds"] else "–"
 
 
 @placeholder
@@ -1093,24 +1077,6 @@ def ratio(
 
 
 @placeholder
-def value_gap(sweep: str, algorithm: str, what: str = "mean", env_id: str | None = None) -> str:
-    """How far the value a file predicted for the first state, max_a Q(s₀, a), ran above the discounted
-    return that followed it (`eval/predicted_value` less `eval/discounted_return`), averaged over the
-    evaluations of each run's second half (from half its last evaluation's step on): "mean", the mean
-    over the seeds; "seeds", each seed's, in seed order."""
-    gaps = []
-    for r in family_runs(sweep, algorithm, env_id):
-        values = np.asarray(r["values"], dtype=float)
-        late = values[values[:, 0] >= values[:, 0].max() / 2]
-        gaps.append(float(np.mean(late[:, 1] - late[:, 2])))
-    if what == "mean":
-        return number(np.mean(gaps))
-    if what == "seeds":
-        return ", ".join(number(gap) for gap in gaps)
-    raise ValueError(f"value_gap(): no figure called {what!r}")
-
-
-@placeholder
 def seed_stat(
     sweep: str, algorithm: str, seed: int, what: str, env_id: str | None = None, settings: str | None = None
 ) -> str:
@@ -1398,14 +1364,6 @@ def pair_table(
             f"| {number(np.median(ratios), 2)}× ({len(ratios)} seeds) |"
         )
     return "\n".join(lines)
-
-
-@placeholder
-def solved_by(sweep: str, algorithm: str, steps: int, settings: str | None = None, has=None) -> str:
-    """How many of the runs were solved with their training returns at the threshold by `steps`."""
-    runs = study_runs(sweep, algorithm, None, settings, has)
-    env = one_env(runs)
-    return f"{sum(solved(r, env) and r['solved_step'] <= steps for r in runs)} of {len(runs)}"
 
 
 @placeholder

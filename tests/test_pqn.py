@@ -183,20 +183,6 @@ def test_one_network_learns_from_its_own_values_with_no_target_network_and_no_bu
     assert not [name for name in vars(pqn) if "buffer" in name.lower() or "target" in name.lower()]
 
 
-def test_the_learning_rate_falls_linearly_from_the_first_rollout_s_update(monkeypatch):
-    rates = []  # each update's learning rate, as the update finds it
-
-    class RecordingRate(torch.optim.RAdam):
-        def step(self, closure=None):
-            rates.append(self.param_groups[0]["lr"])
-            return super().step(closure)
-
-    monkeypatch.setattr(torch.optim, "RAdam", RecordingRate)
-    # four rollouts of 3 steps, one update each: at lr · (1 − k/4), k the rollouts before it
-    pqn.train(pqn.Args(**(PROBE | dict(total_timesteps=12, anneal_lr=True))))
-    assert rates == pytest.approx([1e-9, 0.75e-9, 0.5e-9, 0.25e-9])
-
-
 @pytest.mark.parametrize("num_minibatches", [1, 3, 20])
 def test_each_pass_learns_from_every_transition_once(monkeypatch, num_minibatches):
     # one rollout of 4 envs × 6 steps on the chain: 16 transitions (the reset steps are none), in 1 or 3

@@ -27,6 +27,7 @@ from probes import (
     stored_transitions,
     twin_linear_critic,
 )
+from test_td3 import CRITICS_2D, TARGET_CRITICS_2D  # noqa: E402  (the same twin critics on two dimensions)
 
 sac = load_algorithm("sac")
 
@@ -296,21 +297,10 @@ def test_the_draw_is_reparameterised_so_that_the_gradient_flows_through_it(monke
 
 # ---- two action dimensions: PlaneChain-v0, actions in [0, 4] × [−1, 1] ----
 A_2D, MEAN_2D = [[3.0, -0.5], [1.0, 0.8], [2.0, 0.0]], [[2.0, 0.1], [1.5, -0.6], [0.0, 0.0]]
-# At the actor's draws the smaller online critic is the second in state 0 (Q_1(0, (3, −0.5)) = 1.5 + 1.2 +
-# 0.15 = 2.85, Q_2 = 1.2 − 0.9 − 0.1 = 0.2) and the first in state 1 (Q_1(1, (1, 0.8)) = 1.6 − 0.8 + 0.4 = 1.2,
+# The critics and target critics are tests/test_td3.py's, CRITICS_2D and TARGET_CRITICS_2D. At the actor's
+# draws the smaller online critic is the second in state 0 (Q_1(0, (3, −0.5)) = 1.5 + 1.2 + 0.15 = 2.85,
+# Q_2 = 1.2 − 0.9 − 0.1 = 0.2) and the first in state 1 (Q_1(1, (1, 0.8)) = 1.6 − 0.8 + 0.4 = 1.2,
 # Q_2 = 1.9 + 0.6 − 0.32 = 2.18).
-CRITICS_2D = (
-    [1.5, 1.6, 0.0],
-    [[0.4, -0.3], [-0.8, 0.5], [0.0, 0.0]],
-    [1.2, 1.9, 0.0],
-    [[-0.3, 0.2], [0.6, -0.4], [0.0, 0.0]],
-)
-TARGET_CRITICS_2D = (
-    [0.9, 1.8, 7.0],
-    [[0.6, 0.1], [0.5, -1.0], [3.0, 2.0]],
-    [0.4, 2.1, 5.0],
-    [[0.2, 0.3], [0.1, 0.4], [4.0, 1.0]],
-)
 # From state 0, a' = A[1] = (1, 0.8): Q_1⁻ = 1.8 + 0.5 − 0.8 = 1.5 < Q_2⁻ = 2.1 + 0.1 + 0.32 = 2.52, and
 # y = 1 + 0.5 (1.5 − 0.2 · 0.7) = 1.68; from state 1, y = 2.
 TARGETS_2D = {0: 1.68, 1: 2.0}
