@@ -1395,6 +1395,11 @@ MUTATIONS = {
             "nn.Linear(obs_dim, hidden_size),\n            nn.LayerNorm(hidden_size, elementwise_affine=False),\n",
         ),
         (
+            "ε falling on past end_e after the exploration steps",
+            "epsilon = args.start_e + (args.end_e - args.start_e) * min(1.0, global_step / exploration_steps)",
+            "epsilon = args.start_e + (args.end_e - args.start_e) * (global_step / exploration_steps)",
+        ),
+        (
             "the step that only resets an env learned from (the flat index)",
             "real = np.flatnonzero(rollout.real)  # the transitions, by index in the rollout's steps × envs",
             "real = np.arange(rollout.real.size)  # the transitions, by index in the rollout's steps × envs",

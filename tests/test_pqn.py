@@ -258,3 +258,23 @@ def test_the_learning_rate_stays_at_0_past_the_budget_the_run_began_with():
     after = torch.load(first["model_path"], weights_only=True)
     assert after["global_step"] == 1_024
     assert all(torch.equal(value, after["q_network"][name]) for name, value in before.items())
+
+
+def test_epsilon_stays_at_end_e_once_it_is_reached(monkeypatch):
+    # ε from 1 to end_e = 0.5 over the first 30 of 120 steps, then 0.5; every draw hand-set to 0.4, below
+    # ε throughout: every action is drawn at random, the non-greedy ones too. An ε that fell on past end_e
+    # would pass 0.4 at step 36 and act greedily from then on.
+    acted = []
+
+    class RecordingRollout(pqn.Rollout):
+        def add(self, t, obs, max_q, actions, *args):
+            acted.append((int(obs[0].argmax()), int(actions[0])))
+            super().add(t, obs, max_q, actions, *args)
+
+    monkeypatch.setattr(pqn, "Rollout", RecordingRollout)
+    monkeypatch.setattr(np.random, "random", lambda size: np.full(size, 0.4))
+    q_table(monkeypatch)
+    pqn.train(pqn.Args(**(PROBE | dict(total_timesteps=120, end_e=0.5, exploration_fraction=0.25))))
+    greedy = {0: 0, 1: 1}
+    late = [(state, action) for state, action in acted[60:] if state < 2]
+    assert any(action != greedy[state] for state, action in late)
