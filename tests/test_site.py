@@ -25,6 +25,7 @@ pytestmark = [
     pytest.mark.skipif(not (SITE / "index.html").exists(), reason="the site is not built: mkdocs build"),
 ]
 webdriver = pytest.importorskip("selenium.webdriver", reason="the docs extra: pip install -e '.[docs]'")
+WebDriverWait = pytest.importorskip("selenium.webdriver.support.wait").WebDriverWait
 
 ALGORITHM_PAGES = sorted(path.stem for path in (ROOT / "algorithms").glob("*.py"))
 
@@ -69,6 +70,15 @@ def visit(browser, url: str) -> dict:
     browser.get("about:blank")
     browser.get_log("browser")
     browser.get(url)
+    # get() can return before the new document has replaced the blank one (seen once in CI: a page whose
+    # images were fetched read as having none); wait until this URL's document and its images are loaded
+    WebDriverWait(browser, 30).until(
+        lambda driver: driver.execute_script(
+            "return document.URL === arguments[0] && document.readyState === 'complete'"
+            " && Array.from(document.images).every(i => i.complete)",
+            url,
+        )
+    )
     images = browser.execute_script(
         "return Array.from(document.images).map(i => [i.currentSrc, i.complete && i.naturalWidth > 0])"
     )
