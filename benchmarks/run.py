@@ -99,7 +99,24 @@ PPO_MUJOCO = [
     "--update-epochs", "10", "--learning-rate", "3e-4", "--ent-coef", "0", "--normalize-observation",
     "--normalize-reward",
 ]  # fmt: skip
+# dqn_atari.py on MinAtar: the MinAtar paper's replay (100k, learning after 5,000, batch 32, target copied every
+# 1,000 steps, Huber κ = 1) with Adam at 2.5e-4 and an update every 4 steps, as Dopamine runs DQN on MinAtar
+# (Obando-Ceron & Castro 2021), ε to 0.01 over 250k steps; 2M steps, under the paper's 5M
+MINATAR_GAMES = [f"MinAtar/{game}-v1" for game in ("Breakout", "SpaceInvaders", "Asterix", "Freeway", "Seaquest")]
+DQN_MINATAR = [
+    "--total-timesteps", "2000000", "--buffer-size", "100000", "--learning-starts", "5000", "--batch-size", "32",
+    "--learning-rate", "2.5e-4", "--train-frequency", "4", "--target-network-frequency", "1000",
+    "--exploration-fraction", "0.125", "--end-e", "0.01",
+]  # fmt: skip
+# ppo_atari.py on MinAtar: gymnax's PPO settings for MinAtar (64 envs × 128 steps, 8 minibatches, 4 epochs, a
+# learning rate of 5e-4, ε = 0.2) with 16 envs, whose rollouts a CPU collects in a quarter of the time; 2M steps
+PPO_MINATAR = [
+    "--total-timesteps", "2000000", "--num-envs", "16", "--num-steps", "128", "--num-minibatches", "8",
+    "--update-epochs", "4", "--learning-rate", "5e-4", "--clip-coef", "0.2",
+]  # fmt: skip
 HYPERPARAMETERS = {
+    **{("ppo_atari", game): PPO_MINATAR for game in MINATAR_GAMES},
+    **{("dqn_atari", game): DQN_MINATAR for game in MINATAR_GAMES},
     # taken by dqn's variants
     **{(name, "LunarLander-v3"): DQN_LUNARLANDER + KAPPA_LUNARLANDER
        for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn")},

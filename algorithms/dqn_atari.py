@@ -1,0 +1,848 @@
+"""Deep Q-Network (DQN) on pixels: the Atari games, and MinAtar.
+
+Mnih et al., "Human-level control through deep reinforcement learning", Nature 2015; for MinAtar,
+Young & Tian, "MinAtar: An Atari-inspired testbed for thorough and reproducible reinforcement
+learning experiments", 2019.
+
+This is dqn.py, whose update it keeps (read it first), with what the Nature paper adds to learn
+from the screen:
+
+    y    = clip(r) + γ (1 − d) max_a' Q_θ⁻(s', a')           clip(r) = sign(r), in {−1, 0, 1}
+    δ    = Q_θ(s, a) − y
+    L(θ) = mean over the batch of Huber_κ(δ)                  κ = 1, the paper's error clipping
+    θ⁻   ← θ                                                  every `target_network_frequency` steps
+
+- s is what the agent sees: on the Atari games the last 4 frames the agent acted on, each the
+  pixel-wise max of the emulator's last two frames (some sprites are drawn every other frame),
+  greyed and shrunk to 84×84, the emulator repeating each action for 4 frames; an episode starts
+  with up to 30 no-op actions, so that the agent does not learn one fixed opening. These are
+  gymnasium's `AtariPreprocessing` and `FrameStackObservation` over ale-py's games. MinAtar's
+  10×10 screens have one channel per kind of object, and trails that show where things move, so
+  one observation is one screen (its channels put first).
+- The network is the paper's (3 convolutions and 512 units) on the Atari games and the MinAtar
+  paper's (one 16-filter 3×3 convolution and 128 units) on MinAtar; pixels are divided by their
+  largest value (255, or 1 for MinAtar's booleans), to lie in [0, 1].
+- Rewards are clipped to their sign for learning, so that one learning rate and κ = 1 suit every
+  game; the logged episodic return is the game's own score.
+- d is 1 where the game ended, and, with `life_loss_ends_bootstrap` (the Nature paper's, as the
+  popular collections run it), where a life was lost: no value is bootstrapped past a lost life,
+  though the game goes on. The logged episode is the whole game.
+- The replay buffer stores each frame once: a transition's stack of 4 frames, and the next one,
+  are gathered by index. A million transitions of 84×84 frames take 7 GB, not the 56 GB of two
+  stacks per transition. A stack does not reach back before its episode's first frame, which
+  is repeated instead, as the frame stack pads a new episode.
+
+The Atari games (`ALE/<Game>-v5`) keep v5's sticky actions: the emulator repeats the agent's
+previous action instead of its new one a quarter of the time, which the paper's games had not.
+Greedy evaluations play with ε = `eval_epsilon` (the paper's 0.05): a policy that never presses
+FIRE could otherwise wait for the rest of a game.
+
+Run:
+    python algorithms/dqn_atari.py --env-id ALE/Breakout-v5          # the Nature settings: 10M steps
+    python algorithms/dqn_atari.py --env-id MinAtar/Breakout-v1 ...  # its settings: docs/algorithms/dqn_atari.md
+    tensorboard --logdir runs
+"""
+
+import functools
+import os
+import random
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# The games are registered by their own packages, the `atari` extra (pip install -e ".[atari]"):
+# ale-py's ALE/<Game>-v5 ids on import, MinAtar's MinAtar/<Game>-v1 (its minimal action sets) on request.
+GAMES_MISSING = []
+try:
+    import ale_py
+
+    gym.register_envs(ale_py)
+except ImportError:
+    GAMES_MISSING.append(("ALE/", "ale-py"))
+try:
+    import minatar.gym
+
+    if "MinAtar/Breakout-v1" not in gym.registry:
+        minatar.gym.register_envs()
+except ImportError:
+    GAMES_MISSING.append(("MinAtar/", "minatar"))
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, train on the GPU when there is one"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "refrl"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """if toggled, record videos of the agent into the `videos` folder"""
+    save_model: bool = False
+    """if toggled, save the model into `runs/{run_name}/{exp_name}.pt`"""
+    env_id: str = "ALE/Breakout-v5"
+    """the id of the environment: an Atari game (ALE/<Game>-v5) or a MinAtar one (MinAtar/<Game>-v1)"""
+    total_timesteps: int = 10_000_000
+    """total environment steps of the experiment, all environments counted (4 frames each on Atari)"""
+    num_envs: int = 1
+    """the number of parallel game environments"""
+    eval_episodes: int = 10
+    """the number of greedy episodes of each evaluation"""
+    eval_frequency: int = 0
+    """evaluate every this many environment steps as well as at the end (0: only at the end)"""
+    stop_when_solved: bool = True
+    """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
+    check_episodes: int = 10
+    """the number of greedy episodes of the stop rule's check; every one must reach the reward threshold"""
+    checkpoint_frequency: int = 0
+    """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint, with the same arguments"""
+    evaluate: str | None = None
+    """play --eval-episodes greedy episodes with the policy saved in this checkpoint, and train nothing"""
+    save_buffer: bool = False
+    """if toggled, checkpoints hold the replay buffer too, so that a resumed run continues exactly"""
+
+    # Algorithm specific arguments
+    learning_rate: float = 1e-4
+    """the learning rate of the optimizer"""
+    buffer_size: int = 1_000_000
+    """the replay memory buffer size (frames, each stored once)"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 1.0
+    """the target network update rate: θ⁻ ← τ θ + (1 − τ) θ⁻ every `target_network_frequency` steps"""
+    target_network_frequency: int = 1_000
+    """update the target network every this many vector-environment steps"""
+    huber_delta: float = 1.0
+    """κ, the size of TD error beyond which the Huber loss grows linearly, not quadratically"""
+    batch_size: int = 32
+    """the batch size of samples from the replay memory"""
+    start_e: float = 1.0
+    """the starting epsilon for exploration"""
+    end_e: float = 0.01
+    """the ending epsilon for exploration"""
+    exploration_fraction: float = 0.10
+    """the fraction of `total_timesteps` it takes for epsilon to go from `start_e` to `end_e`"""
+    learning_starts: int = 80_000
+    """learning starts once the replay buffer holds more than this many transitions"""
+    train_frequency: int = 4
+    """do one gradient step every this many vector-environment steps"""
+    life_loss_ends_bootstrap: bool = True
+    """if toggled, a lost life is a terminal state for learning (the game goes on); no effect on MinAtar"""
+    eval_epsilon: float = 0.05
+    """the epsilon of the evaluations' and the stop check's episodes"""
+
+
+# The values each argument may take, as intervals; anything else is refused before the run starts.
+BOUNDS = {
+    "seed": "[0, inf)", "total_timesteps": "(0, inf)", "num_envs": "(0, inf)", "eval_episodes": "(0, inf)",
+    "eval_frequency": "[0, inf)", "checkpoint_frequency": "[0, inf)", "check_episodes": "(0, inf)",
+    "learning_rate": "(0, inf)", "buffer_size": "(0, inf)", "gamma": "[0, 1]", "tau": "(0, 1]",
+    "target_network_frequency": "(0, inf)", "huber_delta": "(0, inf)", "batch_size": "(0, inf)",
+    "start_e": "[0, 1]", "end_e": "[0, 1]", "exploration_fraction": "(0, 1]", "learning_starts": "[0, inf)",
+    "train_frequency": "(0, inf)", "eval_epsilon": "[0, 1]",
+}  # fmt: skip
+
+
+def unmet_requirement(args: Args, env: gym.Env) -> str | None:
+    """What this file cannot run besides BOUNDS, as the line that says why; None when it can."""
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        return f"--env-id {args.env_id} has actions {env.action_space}, not a discrete action space"
+    if len(env.observation_space.shape or ()) != 3 or not args.env_id.startswith(("ALE/", "MinAtar/")):
+        return (
+            f"--env-id {args.env_id} has observations {env.observation_space}, not an Atari or MinAtar screen"
+        )
+    if args.buffer_size < 4 * args.num_envs:
+        return f"--buffer-size {args.buffer_size} holds less than a stack of 4 frames of each of the {args.num_envs} envs"
+    if args.batch_size > args.buffer_size:
+        return f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}"
+    if args.buffer_size <= args.learning_starts:
+        return (
+            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+            "learning starts once the buffer holds more than that"
+        )
+    if args.learning_starts >= args.total_timesteps:
+        return f"--learning-starts {args.learning_starts} leaves no step to learn in --total-timesteps {args.total_timesteps}"
+    return None
+
+
+def frame_stack(env_id: str) -> int:
+    """How many frames one observation holds: 4 on the Atari games, 1 on MinAtar (its screens show motion)."""
+    return 4 if env_id.startswith("ALE/") else 1
+
+
+class MinAtarScreen(gym.ObservationWrapper):
+    """MinAtar's observation, (10, 10, channels) booleans, with its channels first as torch's convolutions
+    take them; its rendered frames, 10×10 floats, as 160×160 bytes that a video can show."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        space = env.observation_space
+        self.observation_space = gym.spaces.Box(0, 1, space.shape[-1:] + space.shape[:-1], bool)
+
+    def observation(self, observation):
+        return np.moveaxis(observation, -1, 0)
+
+    def render(self):
+        frame = self.env.render()
+        return None if frame is None else (255 * frame).astype(np.uint8).repeat(16, 0).repeat(16, 1)
+
+
+def make_game(env_id: str, render_mode: str | None = None) -> gym.Env:
+    """One game, its screens preprocessed as the papers did (the module's docstring)."""
+    if env_id.startswith("MinAtar/"):
+        return MinAtarScreen(gym.make(env_id, render_mode=render_mode))
+    env = gym.make(env_id, frameskip=1, render_mode=render_mode)  # AtariPreprocessing skips the frames
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84)
+    return gym.wrappers.FrameStackObservation(env, frame_stack(env_id))
+
+
+def make_env(env_id: str, num_envs: int, seed: int, capture_video: bool, video_folder: str):
+    """`num_envs` copies of `env_id` in one vector env, in gymnasium's next-step autoreset mode.
+
+    Next-step autoreset: the step on which an episode ends returns its true last observation,
+    and the *following* call to `step` ignores the action and returns the first observation of a
+    new episode (reward 0, not done). The training loop must not store that reset step.
+    With `capture_video`, the first copy records some of its episodes (the 1st, 2nd, 9th, 28th…,
+    gymnasium's default), and only those are rendered.
+    """
+    make_one = functools.partial(make_game, env_id)
+
+    def make_recorded():
+        return gym.wrappers.RecordVideo(make_game(env_id, render_mode="rgb_array"), video_folder)
+
+    first = make_recorded if capture_video else make_one
+    envs = gym.vector.SyncVectorEnv([first] + [make_one] * (num_envs - 1))
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    envs.action_space.seed(seed)
+    return envs
+
+
+class QNetwork(nn.Module):
+    """Q_θ(s, ·): a screen in, one value per action out. The Nature network on 84×84 frames, the MinAtar
+    paper's on its 10×10 screens."""
+
+    def __init__(self, obs_shape: tuple, n_actions: int, pixel_max: float):
+        super().__init__()
+        channels, height, width = obs_shape
+        if (height, width) == (10, 10):  # MinAtar
+            torso = [nn.Conv2d(channels, 16, 3), nn.ReLU(), nn.Flatten()]
+            features, hidden = 16 * 8 * 8, 128
+        else:
+            torso = [
+                nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(),
+                nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+                nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
+                nn.Flatten(),
+            ]  # fmt: skip
+            features, hidden = 64 * 7 * 7, 512
+        self.network = nn.Sequential(
+            *torso, nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_actions)
+        )
+        self.pixel_max = pixel_max
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x.float() / self.pixel_max)
+
+
+class ReplayBuffer:
+    """A ring buffer of frames, each stored once, with the step taken from each; sampled uniformly.
+
+    Slot k of env e holds the newest frame of an observation that env saw, and the action, the
+    (clipped) reward and the termination of the step taken from it. Observation k is the stack of the
+    frames of slots k − 3 … k, those before its episode's first slot replaced by that first frame; the
+    next observation is the stack at k + 1. A slot from which no step was stored (an episode's last
+    observation, the newest) is no transition, nor is one whose stack reaches past the oldest slot.
+    """
+
+    def __init__(self, buffer_size, num_envs, obs_shape, stack, dtype, device, seed):
+        self.capacity, self.num_envs, self.stack = buffer_size // num_envs, num_envs, stack
+        self.frame_channels = obs_shape[0] // stack
+        self.frames = np.zeros((self.capacity, num_envs, self.frame_channels, *obs_shape[1:]), dtype=dtype)
+        self.actions = np.zeros((self.capacity, num_envs), dtype=np.int64)
+        self.rewards = np.zeros((self.capacity, num_envs), dtype=np.float32)
+        self.terminations = np.zeros((self.capacity, num_envs), dtype=np.float32)
+        self.first = np.zeros((self.capacity, num_envs), dtype=bool)  # the first observation of an episode
+        self.stepped = np.zeros((self.capacity, num_envs), dtype=bool)  # a transition leaves this slot
+        self.device = device
+        self.pos, self.slots = self.capacity - 1, 0  # the newest slot, and how many are filled
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def size(self) -> int:
+        """The frames stored, all envs counted."""
+        return self.slots * self.num_envs
+
+    def observations(self, slots: np.ndarray, envs: np.ndarray) -> np.ndarray:
+        """The stacks of frames ending at `slots` of `envs`, as the envs gave them."""
+        stack = [slots]
+        for _ in range(self.stack - 1):  # back one slot, unless the episode starts at the earliest so far
+            stack.insert(0, np.where(self.first[stack[0], envs], stack[0], (stack[0] - 1) % self.capacity))
+        return np.concatenate([self.frames[slot, envs] for slot in stack], axis=1)
+
+    def begin(self, obs: np.ndarray):
+        """Store the observations the loop starts from, each the first of its episode; unless the newest
+        slot holds them already (a run resumed with its buffer and its envs)."""
+        if self.slots and np.array_equal(
+            self.observations(np.full(self.num_envs, self.pos), np.arange(self.num_envs)), obs
+        ):
+            return
+        self.add(obs, None, None, None, np.ones(self.num_envs, dtype=bool))
+
+    def add(self, next_obs, actions, rewards, terminations, reset):
+        """Store the step each env took from the newest slot (its action, reward and termination), then
+        what it observed after, as the newest slot. An env whose step only `reset` it took none: its
+        new slot starts an episode."""
+        if actions is not None:
+            self.actions[self.pos], self.rewards[self.pos] = actions, rewards
+            self.terminations[self.pos], self.stepped[self.pos] = terminations, ~reset
+        self.pos = (self.pos + 1) % self.capacity
+        self.frames[self.pos] = next_obs[:, -self.frame_channels :]
+        self.first[self.pos], self.stepped[self.pos] = reset, False
+        self.slots = min(self.slots + 1, self.capacity)
+
+    def sample(self, batch_size: int):
+        slots, envs = np.empty(batch_size, dtype=np.int64), np.empty(batch_size, dtype=np.int64)
+        todo = np.arange(batch_size)
+        while todo.size:  # draw again those that are no transition (a few slots of millions)
+            slots[todo] = self.rng.integers(0, self.slots, todo.size)
+            envs[todo] = self.rng.integers(0, self.num_envs, todo.size)
+            age = (self.pos - slots[todo]) % self.capacity  # 0: the newest slot
+            whole = age + self.stack - 1 < self.slots  # the stack's frames are all still stored
+            todo = todo[~(self.stepped[slots[todo], envs[todo]] & whole)]
+        next_slots = (slots + 1) % self.capacity
+        arrays = (
+            self.observations(slots, envs), self.actions[slots, envs], self.rewards[slots, envs],
+            self.observations(next_slots, envs), self.terminations[slots, envs],
+        )  # fmt: skip
+        return (torch.from_numpy(array).to(self.device) for array in arrays)
+
+
+def evaluate(
+    q_network: QNetwork,
+    envs,
+    eval_episodes: int,
+    seed: int,
+    device: torch.device,
+    gamma: float,
+    stop_below: float | None = None,
+    epsilon: float = 0.05,
+):
+    """Play `eval_episodes` episodes ε-greedily with a small ε (the Nature paper's 0.05) in `envs`, one env
+    made by `make_env`.
+
+    Returns each episode's undiscounted return and, to show how far the Q-values are from the
+    truth, the value the network predicted for its first state, max_a Q(s_0, a), beside the
+    discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
+    evaluation of a run starts from the same states and evaluations compare policies alone.
+    Given `stop_below` (the stop rule's check gives it the threshold), it stops after the first
+    episode below it: the check asks every episode to reach the threshold, so the rest could not
+    change its answer.
+    """
+    returns, predicted, discounted = [], [], []
+    rng = np.random.default_rng(seed)  # ε's draws, the same in every evaluation of a run
+    for episode in range(eval_episodes):
+        obs, _ = envs.reset(seed=seed if episode == 0 else None)
+        with torch.no_grad():
+            predicted.append(q_network(torch.as_tensor(obs, device=device)).max().item())
+        done, discount, discounted_return = False, 1.0, 0.0
+        while not done:
+            if rng.random() < epsilon:
+                actions = rng.integers(0, envs.single_action_space.n, 1)
+            else:
+                with torch.no_grad():
+                    actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+            obs, rewards, terminations, truncations, infos = envs.step(actions)
+            discounted_return += discount * float(rewards[0])
+            discount *= gamma
+            done = terminations[0] or truncations[0]
+        returns.append(float(infos["episode"]["r"][0]))
+        discounted.append(discounted_return)
+        if stop_below is not None and returns[-1] < stop_below:
+            break
+    return returns, predicted, discounted
+
+
+def train(args: Args) -> dict:
+    for prefix, package in GAMES_MISSING:
+        if args.env_id.startswith(prefix):
+            fail(f"--env-id {args.env_id} needs {package}, which is not installed: pip install -e '.[atari]'")
+    run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
+    device = run.device
+    # Adam's second moments of gradients that fade towards 0 become denormal numbers (below ~1e-38), which a
+    # CPU handles ~2× slower; rounded to 0 they change nothing learned
+    torch.set_flush_denormal(True)
+    envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
+    eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
+
+    # ---- networks, optimizer, replay buffer ----
+    space = envs.single_observation_space
+    n_actions = int(envs.single_action_space.n)
+    q_network = QNetwork(space.shape, n_actions, float(space.high.max())).to(device)
+    target_network = QNetwork(space.shape, n_actions, float(space.high.max())).to(device)
+    target_network.load_state_dict(q_network.state_dict())
+    param_pairs = list(zip(target_network.parameters(), q_network.parameters()))  # (θ⁻, θ) for the copy
+    optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate, fused=True)
+    stack = frame_stack(args.env_id)
+    rb = ReplayBuffer(args.buffer_size, args.num_envs, space.shape, stack, space.dtype, device, args.seed)
+    # what a checkpoint holds (the buffer with --save-buffer only), and a resumed run takes back
+    learner = {"q_network": q_network, "target_network": target_network, "optimizer": optimizer, "buffer": rb}
+
+    # ---- the training loop ----
+    obs, infos = envs.reset(seed=args.seed)
+    autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
+    lives = infos.get("lives", np.zeros(args.num_envs))  # the lives left in each game (MinAtar has none)
+    where = run.resume(learner, (envs, obs, autoreset, lives))  # as the checkpoint left them
+    envs, obs, autoreset, lives = where
+    if args.evaluate:  # the checkpoint's policy, played greedily; nothing is trained
+        eval_returns, _, _ = evaluate(
+            q_network,
+            eval_envs,
+            args.eval_episodes,
+            run.eval_seed,
+            device,
+            args.gamma,
+            epsilon=args.eval_epsilon,
+        )
+        return run.evaluated(eval_returns, envs, eval_envs)
+    rb.begin(obs)
+    num_iterations = args.total_timesteps // args.num_envs
+    exploration_steps = args.exploration_fraction * run.planned_steps  # of the budget the run began with
+    for iteration in range(run.step // args.num_envs + 1, num_iterations + 1):
+        global_step = iteration * args.num_envs
+
+        # ε-greedy, ε falling linearly from start_e to end_e over the first exploration_steps
+        epsilon = args.start_e + (args.end_e - args.start_e) * min(1.0, global_step / exploration_steps)
+        if random.random() < epsilon:
+            actions = envs.action_space.sample()
+        else:
+            with torch.no_grad():
+                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+
+        # a lost life ends the bootstrap, not the game; a step that only reset its env is no transition
+        life_lost = infos.get("lives", lives) < lives
+        ends = terminations | (life_lost & args.life_loss_ends_bootstrap)
+        rb.add(next_obs, actions, np.sign(rewards), ends, autoreset)
+        autoreset = terminations | truncations
+        obs, lives = next_obs, infos.get("lives", lives)
+        run.log_episodes(global_step, infos)
+
+        # ---- learning ----
+        if rb.size > args.learning_starts and iteration % args.train_frequency == 0:
+            b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)
+            with torch.no_grad():
+                next_q = target_network(b_next_obs).max(dim=1).values
+                td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q
+            q_taken = q_network(b_obs).gather(1, b_actions.unsqueeze(1)).squeeze(1)
+            loss = F.huber_loss(q_taken, td_target, delta=args.huber_delta)
+            if not torch.isfinite(loss):  # Q-values that overflow make the loss inf or nan
+                run.diverged = f"the TD loss is {loss.item()} at step {global_step:,}"
+                break
+
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+            if iteration % 100 == 0:
+                losses = {"losses/td_loss": loss.item(), "losses/q_values": q_taken.mean().item()}
+                run.log(global_step, losses | {"charts/epsilon": epsilon})
+
+        # θ⁻ ← τ θ + (1 − τ) θ⁻: with τ = 1, the paper's copy
+        if rb.size > args.learning_starts and iteration % args.target_network_frequency == 0:
+            with torch.no_grad():
+                for target_param, param in param_pairs:
+                    target_param.lerp_(param, args.tau)
+
+        # ---- report, evaluate, checkpoint ----
+        run.progress(global_step, ε=epsilon)
+        if run.solved_in_training:  # then solved if every episode of a greedy check is too
+            check = evaluate(
+                q_network, eval_envs, args.check_episodes, run.check_seed, device, args.gamma, run.threshold,
+                args.eval_epsilon,
+            )  # fmt: skip
+            run.check(check[0], global_step)
+        last_iteration = iteration == num_iterations or run.solved
+        if last_iteration or run.due(args.eval_frequency, global_step):
+            eval_returns, predicted, discounted = evaluate(
+                q_network,
+                eval_envs,
+                args.eval_episodes,
+                run.eval_seed,
+                device,
+                args.gamma,
+                epsilon=args.eval_epsilon,
+            )
+            values = {
+                "eval/predicted_value": np.mean(predicted),
+                "eval/discounted_return": np.mean(discounted),
+            }
+            run.log_evaluation(global_step, eval_returns, values)
+        if run.end_step(global_step, last_iteration, learner, (envs, obs, autoreset, lives)):
+            break  # the last step, or the first after Ctrl-C or SIGTERM
+    return run.finish(envs, eval_envs)
+
+
+# ---- plumbing: the same text in every algorithm file, checked by tests/test_plumbing.py ----
+# Bad input, seeding and the device, the run directory and its writer, checkpoints and resuming, signals,
+# the progress line and the stop rule. What differs between the files comes from above: BOUNDS and
+# unmet_requirement() say what to refuse, train() what a checkpoint holds.
+import pickle
+import signal
+import sys
+import time
+from collections import deque
+from importlib.util import find_spec
+
+import tyro
+from gymnasium.utils import EzPickle
+from torch.utils.tensorboard import SummaryWriter
+
+ALGORITHM = os.path.basename(__file__).removesuffix(".py")
+
+# What a resumed run may take from the command line: a longer budget, and what does not change how it
+# learns. Every other argument is the checkpoint's, and a command line that says otherwise is refused.
+MAY_CHANGE_ON_RESUME = (
+    "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
+    "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
+)  # fmt: skip
+# What --evaluate takes from the command line; every other argument is the checkpoint's.
+MAY_CHANGE_ON_EVALUATE = ("eval_episodes", "capture_video", "cuda", "track", "evaluate")
+
+
+def fail(message: str, status: int = 2):
+    """Bad input ends the run here: one line naming the problem and the flag, exit status 2 (or `status`)."""
+    print(f"{ALGORITHM}.py: error: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def check_args(args):
+    """Refuse input this file cannot run, before anything is written."""
+    for name, interval in BOUNDS.items():
+        low, high = (float(end) for end in interval[1:-1].split(","))
+        value = getattr(args, name)
+        above = low < value if interval[0] == "(" else low <= value
+        below = value < high if interval[-1] == ")" else value <= high
+        if not (above and below):  # nan is neither
+            allowed = "positive" if interval == "(0, inf)" else f"in {interval}"
+            fail(f"--{name.replace('_', '-')} must be {allowed}, not {value}")
+    if args.total_timesteps < args.num_envs:
+        fail(
+            f"--total-timesteps {args.total_timesteps} is less than one step of the --num-envs {args.num_envs}"
+        )
+    if not args.exp_name or os.sep in args.exp_name:
+        fail(f"--exp-name {args.exp_name!r} must be a name, not a path: it names the run's files")
+    try:
+        env = gym.make(args.env_id)
+    except Exception as e:  # an unknown id, or an env whose own module fails to import
+        fail(f"--env-id {args.env_id}: {type(e).__name__}: {e}".splitlines()[0])
+    with env:  # closed, whatever it is refused for
+        if message := unmet_requirement(args, env):
+            fail(message)
+    if args.capture_video:  # a video needs frames: try one now rather than fail at the first recorded episode
+        try:
+            env = gym.make(args.env_id, render_mode="rgb_array")
+            env.reset(seed=0)
+            env.render()
+            env.close()
+        except Exception as e:  # MuJoCo's default OpenGL, for one, needs a display
+            why = f"{args.env_id} cannot render here ({type(e).__name__})"
+            fail(f"--capture-video: {why}; without a display, MuJoCo renders with MUJOCO_GL=egl")
+    if args.track and find_spec("wandb") is None:
+        fail("--track needs wandb, which is not installed (pip install wandb)")
+
+
+def read_checkpoint(path: str, flag: str) -> dict:
+    """Read a checkpoint of this file's, refusing a file that is none. Only tensors, numbers, strings and
+    containers of them are read (weights_only): a pickle that would call a function (run code) is refused."""
+    if not os.path.isfile(path):
+        fail(f"{flag} {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint["args"], checkpoint["global_step"]  # noqa: B018 (what every checkpoint holds)
+    except Exception as e:  # a truncated or foreign file fails in many ways, all meaning "unreadable"
+        unsafe = isinstance(e, pickle.UnpicklingError)
+        why = ": it holds objects, which are never read, not only tensors and numbers" if unsafe else ""
+        fail(f"{flag} {path}: not a readable checkpoint ({type(e).__name__}){why}")
+    if checkpoint.get("algorithm") != ALGORITHM:
+        fail(f"{flag} {path}: the checkpoint is of {checkpoint.get('algorithm')}, not of {ALGORITHM}")
+    return checkpoint
+
+
+def load_checkpoint(path: str, args) -> dict:
+    """Read the checkpoint to resume from, refusing one that cannot continue this run."""
+    checkpoint = read_checkpoint(path, "--resume")
+    if checkpoint["global_step"] >= args.total_timesteps:
+        fail(
+            f"--resume {path}: the run is complete at --total-timesteps {args.total_timesteps}; raise it to go on"
+        )
+    saved, now = checkpoint["args"], vars(args)
+    changed = [name for name, value in saved.items() if name != "resume" and now.get(name, value) != value]
+    for name in changed:
+        if name not in MAY_CHANGE_ON_RESUME:
+            was = f"the checkpoint has --{name.replace('_', '-')} {saved[name]}, not {now[name]}"
+            fail(f"--resume {path}: {was}; a resumed run keeps its arguments")
+    if listed := ", ".join(f"--{name.replace('_', '-')} {now[name]} (was {saved[name]})" for name in changed):
+        print(f"resuming with the checkpoint's arguments, and from the command line: {listed}")
+    # a checkpoint of an earlier version of this file holds none of the arguments added since
+    if added := [f"--{name.replace('_', '-')} {value}" for name, value in now.items() if name not in saved]:
+        print(f"notice: the checkpoint predates {', '.join(added)}; the resumed run takes these values")
+    return checkpoint
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write to a temporary file, renamed over `path`: a kill during the write leaves the old one whole."""
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def env_state(where: tuple) -> bytes | None:
+    """The envs pickled mid-episode, with the loop's variables that go with them, for a resumed run to play
+    on; None where there are none (a3c's live in its workers) or one cannot be pickled (Box2D, video)."""
+    # an env pickled by its constructor's arguments, not its state (gymnasium's EzPickle: MuJoCo's, Box2D's),
+    # would come back in its first state; gymnasium's own vector env has no copies (`envs`), only arrays
+    copies = getattr(where[0].unwrapped, "envs", ()) if where else ()
+    if not where or any(isinstance(env.unwrapped, EzPickle) for env in copies):
+        return None
+    try:
+        return pickle.dumps(where)
+    except Exception:  # pickling fails with whatever the unpicklable part raises
+        return None
+
+
+def state_of(part, args):
+    """What a checkpoint keeps of a part of the learner: a state_dict; with --save-buffer, a buffer's arrays
+    as tensors, counters and generator state (not its device), all read back without unpickling an object."""
+    if hasattr(part, "state_dict"):
+        return part.state_dict()
+    if not getattr(args, "save_buffer", False):
+        return None
+    state = {name: value for name, value in vars(part).items() if name != "device"}
+    for name, value in state.items():
+        if isinstance(value, np.ndarray):
+            state[name] = torch.from_numpy(value)
+        elif isinstance(value, np.random.Generator):
+            state[name] = value.bit_generator.state
+    return state
+
+
+class Run:
+    """The plumbing around train()'s loop, which calls it `run`. Made first, it refuses bad input, reads the
+    checkpoint, seeds, opens the run directory; `finish` ends the run, `evaluated` an --evaluate."""
+
+    def __init__(self, args):
+        if args.resume and args.evaluate:
+            fail("--resume and --evaluate: a run either goes on or is evaluated, not both")
+        self.args, self.checkpoint = args, None
+        if args.evaluate:  # the checkpoint's arguments first, so that they are what is checked
+            self.checkpoint = read_checkpoint(args.evaluate, "--evaluate")
+            for name, value in self.checkpoint["args"].items():
+                if name not in MAY_CHANGE_ON_EVALUATE and hasattr(args, name):
+                    setattr(args, name, value)
+        check_args(args)
+        if args.resume:
+            self.checkpoint = load_checkpoint(args.resume, args)
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        torch.backends.cudnn.deterministic = args.torch_deterministic
+        # one thread: a small network's operations are too short to share, and idle threads slow others down
+        torch.set_num_threads(1)
+        self.device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+        if args.cuda and self.device.type == "cpu":
+            print("notice: --cuda given but no GPU is available; training on the CPU")
+        self.name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        if self.checkpoint:  # the run's own name; an evaluation's apart from it, for its videos
+            self.name = self.checkpoint["run_name"] + ("-evaluated" if args.evaluate else "")
+        self.model_path = f"runs/{self.name}/{args.exp_name}.pt"
+        if args.track:
+            import wandb  # imported only here, so that wandb is needed only with --track
+
+            names = dict(project=args.wandb_project_name, entity=args.wandb_entity, name=self.name)
+            wandb.init(**names, config=vars(args), sync_tensorboard=True, save_code=True, resume="allow")
+        # the environment steps done, all envs counted, where the loop starts (and then where it is); the
+        # schedules (ε, β) keep the budget the run was started with, also when a resumed run goes on
+        self.step = self.start_step = self.checkpoint["global_step"] if self.checkpoint else 0
+        self.planned_steps = self.checkpoint["planned_steps"] if self.checkpoint else args.total_timesteps
+        # a resumed run logs on, purge_step hiding what it logged after its checkpoint; an evaluation, nothing
+        purge_step = self.step + 1 if self.checkpoint else None
+        self.writer = None if args.evaluate else SummaryWriter(f"runs/{self.name}", purge_step=purge_step)
+        if not self.checkpoint:
+            table = "".join(f"\n|{key}|{value}|" for key, value in vars(args).items())
+            self.writer.add_text("hyperparameters", "|param|value|\n|-|-|" + table)
+        self.eval_seed = args.seed + 100_000  # episodes the training envs never start from
+        self.check_seed = args.seed + 200_000  # and others again, to confirm that a run is solved
+        self.threshold = gym.spec(args.env_id).reward_threshold  # the stop rule's; None: never solved
+        self.recent_returns = deque(self.checkpoint["recent_returns"] if self.checkpoint else (), maxlen=10)
+        self.solved_in_training = self.solved = False
+        self.diverged = self.eval_returns = None
+        # Ctrl-C and SIGTERM stop the run at the end of the step under way, so that the checkpoint it writes
+        # is whole; a second Ctrl-C stops at once
+        self.stop_signals, handler = [], self.stop_after_this_step
+        self.previous_handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def stop_after_this_step(self, signum, frame):
+        if self.stop_signals:
+            raise KeyboardInterrupt
+        self.stop_signals.append(signum)
+
+    def resume(self, learner: dict, where: tuple) -> tuple:
+        """Start the loop. With --resume, load the checkpoint into `learner` (train()'s networks, optimizers,
+        buffer) and the random generators, and return `where` (the vector env, then the loop's variables that
+        go with it) as it was; a new run's comes back as it is. --evaluate loads only the networks."""
+        self.start_time = time.time()
+        if self.checkpoint is None:
+            return where
+        if self.args.evaluate:  # the networks (and the statistics they hold), not optimizers or buffers
+            print(f"evaluating {self.args.evaluate}, saved after step {self.step:,}")
+            learner = {key: part for key, part in learner.items() if isinstance(part, torch.nn.Module)}
+        for key, part in learner.items():
+            if self.checkpoint[key] is None:
+                print(
+                    f"notice: the checkpoint holds no {key} (--save-buffer); the resumed run starts it empty"
+                )
+            elif hasattr(part, "load_state_dict"):
+                part.load_state_dict(self.checkpoint[key])
+            else:  # a buffer: its arrays, counters and generator
+                for name, value in self.checkpoint[key].items():
+                    if isinstance(getattr(part, name), np.random.Generator):
+                        getattr(part, name).bit_generator.state = value
+                    else:
+                        setattr(part, name, value.numpy() if isinstance(value, torch.Tensor) else value)
+        if self.args.evaluate:
+            return where
+        python_state, numpy_state, torch_state = self.checkpoint["random"]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        print(f"resuming {self.name} after step {self.step:,}")
+        if self.args.total_timesteps > self.planned_steps:
+            print(
+                f"notice: --total-timesteps {self.args.total_timesteps:,} goes past the {self.planned_steps:,} the "
+                "run began with; any schedule over the run (ε, an annealed learning rate) stays where it ended"
+            )
+        if self.checkpoint["envs"] is None:
+            print("notice: the checkpoint holds no environment state; the resumed run starts new episodes")
+            return where
+        where[0].close()
+        # the one part of a checkpoint that is unpickled: envs are Python objects, which only pickle saves,
+        # and unpickling runs whatever code the file names, so resume only checkpoints you trust
+        return pickle.loads(self.checkpoint["envs"])
+
+    def due(self, period: int, step: int) -> bool:
+        """Whether the loop passed a multiple of `period` steps since the end of its previous step."""
+        return period > 0 and step // period > self.step // period
+
+    def sps(self, step: int) -> int:
+        return int((step - self.start_step) / (time.time() - self.start_time))
+
+    def log(self, step: int, scalars: dict):
+        """Write the scalars, and the steps per second."""
+        for tag, value in (scalars | {"charts/SPS": self.sps(step)}).items():
+            self.writer.add_scalar(tag, value, step)
+
+    def log_episodes(self, step: int, infos: dict, ended=None):
+        """Write the episodes that ended (of the envs `ended`, or all); the stop rule keeps their returns."""
+        if "episode" not in infos:
+            return
+        ended = infos["_episode"] if ended is None else ended
+        for episode_return, episode_length in zip(infos["episode"]["r"][ended], infos["episode"]["l"][ended]):
+            self.recent_returns.append(float(episode_return))
+            self.writer.add_scalar("charts/episodic_return", episode_return, step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, step)
+        full = self.args.stop_when_solved and self.threshold is not None and len(self.recent_returns) == 10
+        self.solved_in_training = full and np.mean(self.recent_returns) >= self.threshold
+
+    def check(self, check_returns: list, step: int):
+        """The stop rule's second half. Returns that reach the threshold in training must hold in a greedy
+        evaluation too (on other episodes than the final one's, which stays a fair test), in every episode:
+        a policy that fails one start in ten passes an average, then fails the final evaluation as often."""
+        self.solved = min(check_returns) >= self.threshold
+        if not self.solved:
+            failed = f"episode {len(check_returns)}: {check_returns[-1]:.1f}"
+            print(f"step {step:>9,}  solved in training, not in a greedy check ({failed})")
+            self.recent_returns.clear()  # the next check waits for 10 new episodes
+            self.solved_in_training = False
+
+    def log_evaluation(self, step: int, eval_returns: list, scalars: dict | None = None):
+        """Write and print a greedy evaluation: one point per episode, and the scalars."""
+        self.eval_returns = eval_returns
+        points = [("eval/episodic_return", episode_return) for episode_return in eval_returns]
+        for tag, value in points + list((scalars or {}).items()):
+            self.writer.add_scalar(tag, value, step)
+        print(f"step {step:>9,}  greedy evaluation {np.mean(eval_returns):.1f} ± {np.std(eval_returns):.1f}")
+
+    def progress(self, step: int, **shown: float):
+        """Print the progress line, every 1/20 of the budget, with the values in `shown` (ε=0.3…)."""
+        if self.due(max(self.args.total_timesteps // 20, 1), step):
+            recent = f"{np.mean(self.recent_returns):7.1f}" if self.recent_returns else "      -"
+            values = "".join(f"{name} {value:.2f}  " for name, value in shown.items())
+            print(f"step {step:>9,}  return (last 10) {recent}  {values}SPS {self.sps(step):,}")
+
+    def end_step(self, step: int, last: bool, learner: dict, where: tuple) -> bool:
+        """Write a checkpoint when due and at the end; say whether the loop ends: last step, or a signal."""
+        stop = last or bool(self.stop_signals)
+        at_the_end = stop and (self.args.save_model or self.stop_signals)  # a stopped run is always saved
+        if self.due(self.args.checkpoint_frequency, step) or at_the_end:
+            numpy_state = np.random.get_state(legacy=False)  # its key as numbers, which weights_only reads
+            numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
+            generators = (random.getstate(), numpy_state, torch.get_rng_state())
+            checkpoint = dict(algorithm=ALGORITHM, args=vars(self.args), run_name=self.name, global_step=step)
+            checkpoint |= {key: state_of(part, self.args) for key, part in learner.items()}
+            checkpoint |= dict(envs=env_state(where), recent_returns=list(self.recent_returns))
+            checkpoint |= dict(planned_steps=self.planned_steps, random=generators)
+            save_checkpoint(self.model_path, checkpoint)
+            if stop:
+                print(f"checkpoint saved to {self.model_path}")
+        self.step = step
+        return stop
+
+    def close(self, envs: tuple):
+        """Close the envs and the writer, and give the signals back their handlers."""
+        for part in (*envs, self.writer) if self.writer else envs:
+            part.close()
+        for sig, handler in self.previous_handlers.items():
+            signal.signal(sig, handler)
+
+    def evaluated(self, eval_returns: list, *envs) -> dict:
+        """End an --evaluate: close the envs, print the greedy evaluation's returns, and return them."""
+        self.close(envs)
+        played = ", ".join(f"{episode_return:.1f}" for episode_return in eval_returns)
+        mean, std = np.mean(eval_returns), np.std(eval_returns)
+        print(f"greedy evaluation {mean:.1f} ± {std:.1f}, episode by episode: {played}")
+        return {"eval_returns": eval_returns, "run_dir": None, "model_path": self.args.evaluate}
+
+    def finish(self, *envs) -> dict:
+        """End the run: return a summary, or exit 1 if it diverged, 128 + the signal's number if stopped."""
+        self.close(envs)
+        if self.solved:
+            mean = np.mean(self.recent_returns)
+            print(f"solved: the last 10 training returns average {mean:.1f} ≥ {self.threshold}")
+        if self.diverged:
+            saved = os.path.exists(self.model_path)
+            kept = f"the last good checkpoint is {self.model_path}" if saved else "no checkpoint was saved"
+            fail(f"training diverged: {self.diverged} (a smaller learning rate may help); {kept}", 1)
+        if self.stop_signals:
+            stopped = f"stopped by {signal.Signals(self.stop_signals[0]).name} after step {self.step:,}"
+            print(f"{stopped}; continue with --resume {self.model_path}")
+            raise SystemExit(128 + self.stop_signals[0])
+        model_path = self.model_path if self.args.save_model else None
+        return {"eval_returns": self.eval_returns, "run_dir": f"runs/{self.name}", "model_path": model_path}
+
+
+if __name__ == "__main__":
+    train(tyro.cli(Args))
