@@ -476,7 +476,7 @@ class Run:
         self.device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
         if args.cuda and self.device.type == "cpu":
             print("notice: --cuda given but no GPU is available; training on the CPU")
-        self.name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        self.name = f"{args.env_id.replace('/', '-')}__{args.exp_name}__{args.seed}__{int(time.time())}"
         if self.checkpoint:  # the run's own name; an evaluation's apart from it, for its videos
             self.name = self.checkpoint["run_name"] + ("-evaluated" if args.evaluate else "")
         self.model_path = f"runs/{self.name}/{args.exp_name}.pt"

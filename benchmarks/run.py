@@ -102,7 +102,9 @@ PPO_MUJOCO = [
 # dqn_atari.py on MinAtar: the MinAtar paper's replay (100k, learning after 5,000, batch 32, target copied every
 # 1,000 steps, Huber κ = 1) with Adam at 2.5e-4 and an update every 4 steps, as Dopamine runs DQN on MinAtar
 # (Obando-Ceron & Castro 2021), ε to 0.01 over 250k steps; 2M steps, under the paper's 5M
-MINATAR_GAMES = [f"MinAtar/{game}-v1" for game in ("Breakout", "SpaceInvaders", "Asterix", "Freeway", "Seaquest")]
+MINATAR_GAMES = [
+    f"MinAtar/{game}-v1" for game in ("Breakout", "SpaceInvaders", "Asterix", "Freeway", "Seaquest")
+]
 DQN_MINATAR = [
     "--total-timesteps", "2000000", "--buffer-size", "100000", "--learning-starts", "5000", "--batch-size", "32",
     "--learning-rate", "2.5e-4", "--train-frequency", "4", "--target-network-frequency", "1000",
@@ -315,7 +317,7 @@ def start_ray(address: str | None):
 def run_on_ray(algorithm: str, env_id: str, seed: int, settings: list[str], stem: str, workers: int) -> dict:
     """A Ray task: run_one in the copy of the repository that is this task's working directory."""
     root = Path.cwd()
-    work_dir = root / "benchmarks" / "work" / stem / f"{algorithm}__{env_id}__{seed}"
+    work_dir = root / "benchmarks" / "work" / stem / f"{algorithm}__{env_id.replace('/', '-')}__{seed}"
     return run_one(algorithm, env_id, seed, settings, work_dir, root) | {"machine": machine(workers)}
 
 
@@ -397,7 +399,9 @@ def main():
 
     def job(spec):
         algorithm, env_id, seed, settings = spec
-        work_dir = ROOT / "benchmarks" / "work" / out.stem / f"{algorithm}__{env_id}__{seed}"
+        work_dir = (
+            ROOT / "benchmarks" / "work" / out.stem / f"{algorithm}__{env_id.replace('/', '-')}__{seed}"
+        )
         record(run_one(algorithm, env_id, seed, settings, work_dir) | {"machine": machine(opts.workers)})
 
     with ThreadPoolExecutor(opts.workers) as pool:

@@ -46,6 +46,20 @@ SHORT_RUNS = {
     ),
 }
 
+# The files that learn from pixels, run on MinAtar's Breakout, whose games need the `atari` extra: without
+# it their tests are not collected (tests/test_pixels.py says so in a skip).
+PIXEL_RUNS = {
+    "dqn_atari": DQN_SHORT_RUN | dict(env_id="MinAtar/Breakout-v1", buffer_size=1_000, target_network_frequency=100),
+    "ppo_atari": dict(
+        env_id="MinAtar/Breakout-v1", total_timesteps=2_048, num_envs=4, num_steps=16, eval_frequency=1_024,
+        eval_episodes=2,
+    ),
+}  # fmt: skip
+PIXELS = tuple(PIXEL_RUNS)
+ATARI_EXTRA = all(importlib.util.find_spec(package) for package in ("ale_py", "minatar", "cv2"))
+if ATARI_EXTRA:
+    SHORT_RUNS |= PIXEL_RUNS
+
 # The files for continuous actions alone, which run on Pendulum-v1 where the others run on CartPole-v1.
 CONTINUOUS = ("ddpg", "td3", "sac")
 
@@ -72,6 +86,8 @@ ACTING_NETWORK = {
         CARTPOLE | dict(dueling=True, noisy=True, sigma_0=0.5, atoms=torch.linspace(-100.0, 100.0, 51)),
     ),
     "pqn": ("q_network", "QNetwork", CARTPOLE),
+    "dqn_atari": ("q_network", "QNetwork", dict(obs_shape=(4, 10, 10), n_actions=3, pixel_max=1.0)),
+    "ppo_atari": ("agent", "ActorCritic", dict(obs_shape=(4, 10, 10), n_actions=3, pixel_max=1.0)),
     "reinforce": ("policy", "Policy", CARTPOLE),
     "actor_critic": ("actor", "Actor", CARTPOLE),
     "a2c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),
@@ -95,6 +111,7 @@ WRONG_ENV = {name: ("Pendulum-v1", "discrete action space") for name in SHORT_RU
     "ppo": ("Blackjack-v1", "not flat vectors"),
     "a3c": ("Blackjack-v1", "not flat vectors"),
     **{name: ("CartPole-v1", "not a bounded continuous action space") for name in CONTINUOUS},
+    **{name: ("CartPole-v1", "not an Atari or MinAtar screen") for name in PIXELS},
 }
 
 

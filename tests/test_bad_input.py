@@ -11,7 +11,7 @@ import gymnasium as gym
 import pytest
 import torch
 import tyro
-from conftest import ALGORITHMS_DIR, CONTINUOUS, REPLAY_FILES, SHORT_RUNS, WRONG_ENV, load_algorithm
+from conftest import ALGORITHMS_DIR, CONTINUOUS, PIXELS, REPLAY_FILES, SHORT_RUNS, WRONG_ENV, load_algorithm
 
 # (arguments, what the error line must say), for every file
 CASES = [
@@ -128,6 +128,10 @@ def assert_refused(algorithm, capsys, message, **args):
 def test_bad_argument(name, args, message, capsys):
     if "env_id" not in args:  # a file's flags are checked on an env it can run
         args = {"env_id": env_of(name)} | args
+    if name in PIXELS:  # the papers' networks, of no --hidden-size; screens, where the others take vectors
+        if "hidden_size" in args:
+            pytest.skip("the pixel files' networks are the papers', with no --hidden-size")
+        message = message.replace("flat vectors", "not an Atari or MinAtar screen")
     assert_refused(load_algorithm(name), capsys, message, **args)
 
 
@@ -173,7 +177,14 @@ def test_resume_refuses_a_checkpoint_that_cannot_continue_the_run(name, checkpoi
     assert_refused(algorithm, capsys, "not a readable checkpoint", resume="corrupt.pt")
     assert_refused(algorithm, capsys, f"the checkpoint is of {other}, not of {name}", resume=theirs)
     env_id = env_of(name)
-    other_env = "MountainCarContinuous-v0" if name in CONTINUOUS else "Acrobot-v1"  # one the file can run
+    # one the file can run
+    other_env = (
+        "MountainCarContinuous-v0"
+        if name in CONTINUOUS
+        else "MinAtar/Asterix-v1"
+        if name in PIXELS
+        else "Acrobot-v1"
+    )
     assert_refused(
         algorithm,
         capsys,

@@ -8,7 +8,7 @@ import difflib
 from pathlib import Path
 
 import pytest
-from conftest import ALGORITHMS_DIR, OWN_PLUMBING, SHORT_RUNS
+from conftest import ALGORITHMS_DIR, OWN_PLUMBING, PIXELS, SHORT_RUNS
 
 BANNER = "# ---- plumbing"
 FILES = sorted(ALGORITHMS_DIR.glob("*.py"))
@@ -23,7 +23,7 @@ def split_at_banner(path):
 
 
 def test_every_algorithm_file_is_tested():
-    assert {path.stem for path in FILES} == set(SHORT_RUNS) | set(OWN_PLUMBING)
+    assert {path.stem for path in FILES} == set(SHORT_RUNS) | set(PIXELS) | set(OWN_PLUMBING)
     assert all((Path(__file__).parent / test_file).exists() for test_file in OWN_PLUMBING.values())
 
 

@@ -1,6 +1,7 @@
 """What a run leaves behind, and that the same seed gives the same run."""
 
 import glob
+import importlib.util
 import os
 
 import gymnasium as gym
@@ -11,6 +12,7 @@ from conftest import (
     ASYNCHRONOUS,
     CONTINUOUS,
     DETERMINISTIC,
+    PIXELS,
     REPLAY_FILES,
     SHORT_RUNS,
     load_algorithm,
@@ -62,6 +64,14 @@ ALGORITHM_TAGS = {
     },
     "a3c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
     "pqn": DQN_TAGS,
+    "dqn_atari": DQN_TAGS,
+    "ppo_atari": {
+        "losses/policy_loss",
+        "losses/value_loss",
+        "losses/entropy",
+        "losses/approx_kl",
+        "losses/clipfrac",
+    },
     "ddpg": DDPG_TAGS,
     "td3": DDPG_TAGS,
     "sac": DDPG_TAGS | {"charts/alpha", "losses/entropy"},
@@ -103,7 +113,8 @@ def test_checkpoint_reloads_into_evaluate(name):
 
     key, network_class, sizes = ACTING_NETWORK[name]
     checkpoint = torch.load(summary["model_path"], weights_only=True)
-    network = getattr(algorithm, network_class)(**sizes, hidden_size=args.hidden_size)
+    widths = {"hidden_size": args.hidden_size} if hasattr(args, "hidden_size") else {}  # pixels: the papers'
+    network = getattr(algorithm, network_class)(**sizes, **widths)
     network.load_state_dict(checkpoint[key])
     envs = algorithm.make_env(args.env_id, 1, args.seed, capture_video=False, video_folder="")
     evaluation = (envs, args.eval_episodes, args.seed + 100_000, torch.device("cpu"))
@@ -180,6 +191,22 @@ class PendulumFailsTheFirstCheck(FailsTheFirstCheck, PendulumEnv):
     penalty = -100.0
 
 
+FAILS_THE_FIRST_CHECK = dict.fromkeys(CONTINUOUS, "PendulumFailsTheFirstCheck-v0")
+if importlib.util.find_spec("minatar"):
+    from minatar.gym import BaseEnv as MinAtarEnv
+
+    class BreakoutFailsTheFirstCheck(FailsTheFirstCheck, MinAtarEnv):
+        penalty = -1.0
+
+    gym.register(
+        "MinAtar/BreakoutFailsTheFirstCheck-v0",
+        entry_point=BreakoutFailsTheFirstCheck,
+        kwargs=dict(game="breakout", use_minimal_action_set=True),
+        reward_threshold=0,
+    )
+    FAILS_THE_FIRST_CHECK |= dict.fromkeys(PIXELS, "MinAtar/BreakoutFailsTheFirstCheck-v0")
+
+
 # thresholds that every episode reaches but those of the first check: a run is solved in training once
 # its first 10 episodes end (0, falsy, is a threshold all the same; only None means an env without one)
 gym.register(
@@ -210,7 +237,7 @@ def test_the_stop_rule_checks_check_episodes_greedy_episodes_then_evaluates_eval
         return result
 
     monkeypatch.setattr(algorithm, "evaluate", evaluate)
-    env_id = "PendulumFailsTheFirstCheck-v0" if name in CONTINUOUS else "CartPoleFailsTheFirstCheck-v0"
+    env_id = FAILS_THE_FIRST_CHECK.get(name, "CartPoleFailsTheFirstCheck-v0")
     settings = SHORT_RUNS[name] | dict(
         env_id=env_id, total_timesteps=10_000, eval_frequency=0, check_episodes=3
     )
