@@ -72,6 +72,13 @@ except ImportError:
     GAMES_MISSING.append(("MinAtar/", "minatar"))
 
 
+def refuse_without_the_games(env_id: str):
+    """An id of games whose package is not installed gets one line that says how to install it."""
+    for prefix, package in GAMES_MISSING:
+        if env_id.startswith(prefix):
+            fail(f"--env-id {env_id} needs {package}, which is not installed: pip install -e '.[atari]'")
+
+
 @dataclass
 class Args:
     exp_name: str = os.path.basename(__file__).removesuffix(".py")
@@ -165,8 +172,8 @@ def unmet_requirement(args: Args, env: gym.Env) -> str | None:
         return (
             f"--env-id {args.env_id} has observations {env.observation_space}, not an Atari or MinAtar screen"
         )
-    if args.buffer_size < 4 * args.num_envs:
-        return f"--buffer-size {args.buffer_size} holds less than a stack of 4 frames of each of the {args.num_envs} envs"
+    if args.buffer_size < (frame_stack(args.env_id) + 1) * args.num_envs:
+        return f"--buffer-size {args.buffer_size} holds less than a transition's frames for each of the {args.num_envs} envs"
     if args.batch_size > args.buffer_size:
         return f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}"
     if args.buffer_size <= args.learning_starts:
@@ -269,7 +276,7 @@ class ReplayBuffer:
     """
 
     def __init__(self, buffer_size, num_envs, obs_shape, stack, dtype, device, seed):
-        self.capacity, self.num_envs, self.stack = buffer_size // num_envs, num_envs, stack
+        self.capacity, self.num_envs, self.frames_per_observation = buffer_size // num_envs, num_envs, stack
         self.frame_channels = obs_shape[0] // stack
         self.frames = np.zeros((self.capacity, num_envs, self.frame_channels, *obs_shape[1:]), dtype=dtype)
         self.actions = np.zeros((self.capacity, num_envs), dtype=np.int64)
@@ -286,12 +293,16 @@ class ReplayBuffer:
         """The frames stored, all envs counted."""
         return self.slots * self.num_envs
 
-    def observations(self, slots: np.ndarray, envs: np.ndarray) -> np.ndarray:
-        """The stacks of frames ending at `slots` of `envs`, as the envs gave them."""
+    def stack(self, slots: np.ndarray, envs: np.ndarray) -> list:
+        """The slots of the frames of the observations at `slots` of `envs`, oldest first."""
         stack = [slots]
-        for _ in range(self.stack - 1):  # back one slot, unless the episode starts at the earliest so far
+        for _ in range(self.frames_per_observation - 1):  # back one slot, unless the episode starts there
             stack.insert(0, np.where(self.first[stack[0], envs], stack[0], (stack[0] - 1) % self.capacity))
-        return np.concatenate([self.frames[slot, envs] for slot in stack], axis=1)
+        return stack
+
+    def observations(self, slots: np.ndarray, envs: np.ndarray) -> np.ndarray:
+        """The observations at `slots` of `envs`, as the envs gave them."""
+        return np.concatenate([self.frames[slot, envs] for slot in self.stack(slots, envs)], axis=1)
 
     def begin(self, obs: np.ndarray):
         """Store the observations the loop starts from, each the first of its episode; unless the newest
@@ -320,9 +331,11 @@ class ReplayBuffer:
         while todo.size:  # draw again those that are no transition (a few slots of millions)
             slots[todo] = self.rng.integers(0, self.slots, todo.size)
             envs[todo] = self.rng.integers(0, self.num_envs, todo.size)
-            age = (self.pos - slots[todo]) % self.capacity  # 0: the newest slot
-            whole = age + self.stack - 1 < self.slots  # the stack's frames are all still stored
-            todo = todo[~(self.stepped[slots[todo], envs[todo]] & whole)]
+            # a step was taken from the slot, and its stack's frames are all still stored: as many slots back
+            # from it as its stack reaches are no older than the oldest (age 0: the newest slot)
+            age = (self.pos - slots[todo]) % self.capacity
+            back = (slots[todo] - self.stack(slots[todo], envs[todo])[0]) % self.capacity
+            todo = todo[~(self.stepped[slots[todo], envs[todo]] & (age + back < self.slots))]
         next_slots = (slots + 1) % self.capacity
         arrays = (
             self.observations(slots, envs), self.actions[slots, envs], self.rewards[slots, envs],
@@ -377,14 +390,10 @@ def evaluate(
 
 
 def train(args: Args) -> dict:
-    for prefix, package in GAMES_MISSING:
-        if args.env_id.startswith(prefix):
-            fail(f"--env-id {args.env_id} needs {package}, which is not installed: pip install -e '.[atari]'")
+    refuse_without_the_games(args.env_id)
     run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
     device = run.device
-    # Adam's second moments of gradients that fade towards 0 become denormal numbers (below ~1e-38), which a
-    # CPU handles ~2× slower; rounded to 0 they change nothing learned
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(True)  # Adam's tiny second moments, rounded to 0: a CPU's updates go ~2× faster
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
 
@@ -407,16 +416,10 @@ def train(args: Args) -> dict:
     lives = infos.get("lives", np.zeros(args.num_envs))  # the lives left in each game (MinAtar has none)
     where = run.resume(learner, (envs, obs, autoreset, lives))  # as the checkpoint left them
     envs, obs, autoreset, lives = where
+    # each evaluation's episodes, ε-greedy with the small eval_epsilon
+    evaluation = (args.eval_episodes, run.eval_seed, device, args.gamma, None, args.eval_epsilon)
     if args.evaluate:  # the checkpoint's policy, played greedily; nothing is trained
-        eval_returns, _, _ = evaluate(
-            q_network,
-            eval_envs,
-            args.eval_episodes,
-            run.eval_seed,
-            device,
-            args.gamma,
-            epsilon=args.eval_epsilon,
-        )
+        eval_returns, _, _ = evaluate(q_network, eval_envs, *evaluation)
         return run.evaluated(eval_returns, envs, eval_envs)
     rb.begin(obs)
     num_iterations = args.total_timesteps // args.num_envs
@@ -478,15 +481,7 @@ def train(args: Args) -> dict:
             run.check(check[0], global_step)
         last_iteration = iteration == num_iterations or run.solved
         if last_iteration or run.due(args.eval_frequency, global_step):
-            eval_returns, predicted, discounted = evaluate(
-                q_network,
-                eval_envs,
-                args.eval_episodes,
-                run.eval_seed,
-                device,
-                args.gamma,
-                epsilon=args.eval_epsilon,
-            )
+            eval_returns, predicted, discounted = evaluate(q_network, eval_envs, *evaluation)
             values = {
                 "eval/predicted_value": np.mean(predicted),
                 "eval/discounted_return": np.mean(discounted),

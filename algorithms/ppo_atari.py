@@ -74,6 +74,13 @@ except ImportError:
     GAMES_MISSING.append(("MinAtar/", "minatar"))
 
 
+def refuse_without_the_games(env_id: str):
+    """An id of games whose package is not installed gets one line that says how to install it."""
+    for prefix, package in GAMES_MISSING:
+        if env_id.startswith(prefix):
+            fail(f"--env-id {env_id} needs {package}, which is not installed: pip install -e '.[atari]'")
+
+
 @dataclass
 class Args:
     exp_name: str = os.path.basename(__file__).removesuffix(".py")
@@ -340,14 +347,10 @@ def evaluate(
 
 
 def train(args: Args) -> dict:
-    for prefix, package in GAMES_MISSING:
-        if args.env_id.startswith(prefix):
-            fail(f"--env-id {args.env_id} needs {package}, which is not installed: pip install -e '.[atari]'")
+    refuse_without_the_games(args.env_id)
     run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
     device = run.device
-    # Adam's second moments of gradients that fade towards 0 become denormal numbers (below ~1e-38), which a
-    # CPU handles ~2× slower; rounded to 0 they change nothing learned
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(True)  # Adam's tiny second moments, rounded to 0: a CPU's updates go ~2× faster
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
 

@@ -109,10 +109,24 @@ CURRENT = {
         for name in ("td3", "sac")
         for env_id in ("HalfCheetah-v5", "Hopper-v5")
     },
+    # the MinAtar sweeps, seeds 1-3 of five games a file, resume where they stopped: a game is here once it has runs
+    **{
+        (name, game): (f"{name}_minatar", None)
+        for name in ("dqn_atari", "ppo_atari")
+        for game in run.MINATAR_GAMES
+        if (RESULTS / f"{name}_minatar.jsonl").exists()
+        and f'"env_id": "{game}"' in (RESULTS / f"{name}_minatar.jsonl").read_text()
+    },
 }
 
 # The bar a task is held to where it is not the env's reward threshold (run.THRESHOLDS).
-BARS = {"Pendulum-v1": -200}
+# MinAtar's games have none: theirs is the MinAtar paper's DQN after 5M frames, read off the learning-curve
+# figure of its repository (MINATAR_PAPER), to the nearest unit.
+MINATAR_DQN = {
+    "MinAtar/Breakout-v1": 10, "MinAtar/SpaceInvaders-v1": 43, "MinAtar/Asterix-v1": 17,
+    "MinAtar/Freeway-v1": 50, "MinAtar/Seaquest-v1": 20,
+}  # fmt: skip
+BARS = {"Pendulum-v1": -200} | MINATAR_DQN
 
 
 def settings_of(name: str, env_id: str) -> str:
@@ -447,6 +461,18 @@ CLEANRL_PQN = (
     "CleanRL's documentation, pqn.py: the average return of training episodes, mean ± std over 3 seeds",
     "https://docs.cleanrl.dev/rl-algorithms/pqn/",
 )
+MINATAR_PAPER = (
+    "Young & Tian 2019, MinAtar: DQN's learning curves (its repository's figure, read at 5M frames; all 6 actions)",
+    "https://github.com/kenjyoung/MinAtar",
+)
+GYMNAX_PPO = (
+    "gymnax's README: the returns of its PPO checkpoints on its JAX ports of the games (budget not given)",
+    "https://github.com/RobertTLange/gymnax",
+)
+GYMNAX_PPO_RETURNS = {
+    "MinAtar/Breakout-v1": "28", "MinAtar/SpaceInvaders-v1": "131", "MinAtar/Asterix-v1": "15",
+    "MinAtar/Freeway-v1": "58",
+}  # fmt: skip
 # (file, task) → [(algorithm as published, task as published, mean ± std, steps, source)]
 PUBLISHED = {
     ("dqn", "CartPole-v1"): [("DQN", "CartPole-v1", "500.0 ± 0.0", "50k", ZOO)],
@@ -512,7 +538,18 @@ PUBLISHED = {
     ],
     ("sac", "HalfCheetah-v5"): [("SAC", "HalfCheetah-v3", "9,535.5 ± 100.5", "1M", ZOO)],
     ("sac", "Hopper-v5"): [("SAC", "Hopper-v3", "2,325.5 ± 1,129.7", "1M", ZOO)],
+    **{
+        (name, game): [
+            ("DQN", game.split("/")[1].removesuffix("-v1"), f"≈ {bar} (no std read)", "5M", MINATAR_PAPER)
+        ]
+        for name in ("dqn_atari", "ppo_atari")
+        for game, bar in MINATAR_DQN.items()
+    },
 }
+for _game, _figure in GYMNAX_PPO_RETURNS.items():
+    PUBLISHED[("ppo_atari", _game)].append(
+        ("PPO", _game.split("/")[1].removesuffix("-v1"), _figure, "–", GYMNAX_PPO)
+    )
 
 
 @placeholder
@@ -525,6 +562,49 @@ def published(name: str, env_id: str) -> str:
     for algorithm, task, figure, steps, (source, url) in entries:
         lines.append(f"| {algorithm} | {task} | {figure} | {steps} | [{source}]({url}) |")
     return "To place it: " + "\n\n" + "\n".join(lines)
+
+
+@placeholder
+def minatar_table(name: str) -> str:
+    """A file's runs on MinAtar's five games with its settings of run.py, game by game, beside the MinAtar
+    paper's DQN and gymnax's PPO: the sweep goes on where it stopped, and a game's row fills as its seeds end."""
+    sweep = f"{name}_minatar"
+    rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
+    lines = [
+        "| game | seeds run | final evaluation of each seed | mean over the seeds | ≥ the paper's DQN "
+        "| the MinAtar paper's DQN at 5M frames | gymnax's PPO | steps/s, median | minutes a run, median |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for game in run.MINATAR_GAMES:
+        settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
+        runs = sorted(
+            (r for r in rows if r["algorithm"] == name and r["env_id"] == game and r["settings"] == settings),
+            key=lambda r: r["seed"],
+        )
+        finals = [r["eval_mean"] for r in runs if r["returncode"] == 0]
+        mean = float(np.mean(finals)) if finals else None
+        short = game.split("/")[1].removesuffix("-v1")
+        lines.append(
+            f"| {short} | {', '.join(str(r['seed']) for r in runs) or '–'} "
+            f"| {', '.join(number(f) for f in finals) or '–'} | {number(mean) if finals else '–'} "
+            f"| {('yes' if mean >= MINATAR_DQN[game] else 'no') if finals else '–'} | ≈ {MINATAR_DQN[game]} "
+            f"| {GYMNAX_PPO_RETURNS.get(game, '–')} "
+            f"| {number(float(np.median([r['sps'] for r in runs])), 0) if runs else '–'} "
+            f"| {number(float(np.median([r['wall_seconds'] for r in runs])) / 60) if runs else '–'} |"
+        )
+    budget = dict(
+        zip(
+            run.HYPERPARAMETERS[(name, run.MINATAR_GAMES[0])][::2],
+            run.HYPERPARAMETERS[(name, run.MINATAR_GAMES[0])][1::2],
+        )
+    )
+    return "\n".join(lines) + (
+        f"\n\n*Sweep [`{sweep}`](../history.md#{sweep}), seeds 1–3 of each game, "
+        f"{int(budget['--total-timesteps']):,} steps a run (MinAtar has no frame skip: a step is a frame), one run at a "
+        "time on a CPU core beside another sweep. The final evaluation is the mean of 10 episodes played ε-greedily "
+        "with ε = 0.05. The paper's DQN ran 5M frames with all 6 actions; gymnax's PPO figures are of checkpoints of "
+        "its own budget. Sources below.*"
+    )
 
 
 # ---- the home page and the README: every file in one table ----
@@ -548,10 +628,16 @@ FILES = {
     "ddpg": "deterministic policy gradient for continuous actions",
     "td3": "DDPG with twin critics, target smoothing, delayed updates",
     "sac": "soft actor-critic: maximum entropy, α learned",
+    "dqn_atari": "dqn.py on pixels: the Atari games and MinAtar, each frame stored once",
+    "ppo_atari": "ppo.py on pixels: the Atari games and MinAtar, one convolutional torso",
 }
+# the files for pixels, held to MinAtar's Breakout in the table of every file
+PIXEL_FILES = ("dqn_atari", "ppo_atari")
 
 
 def main_task(name: str) -> str:
+    if name in PIXEL_FILES:
+        return "MinAtar/Breakout-v1"
     return (
         "Pendulum-v1"
         if (name, "Pendulum-v1") in CURRENT and name in ("ddpg", "td3", "sac")
@@ -565,7 +651,7 @@ def overview(readme: bool = False) -> str:
     IQM of its final greedy evaluations, and its median steps and seconds to the threshold. On the site
     a file's name links to its page; in the README to the file, and its page is linked beside."""
     lines = [
-        "| file | what it is | task | seeds solved (≥ −200 on Pendulum) | final greedy evaluation, IQM [95% CI] "
+        "| file | what it is | task | seeds solved (≥ −200 on Pendulum; on MinAtar, ≥ the MinAtar paper's DQN) | final greedy evaluation, IQM [95% CI] "
         "| steps to the threshold, median over the seeds solved | seconds, median | sweep |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -712,6 +798,39 @@ TAG_OF_FILE = {
         "sac",
         "eval/discounted_return",
     ): "Σ_t γ^t r_t that followed from s₀ with the mean action, no entropy bonus in it: its gap to eval/predicted_value holds the bonuses as well as any overestimation",
+}
+# the files for pixels: their parents' tags, but for what clipping the rewards and ε in the evaluations change
+TAG_OF_FILE |= {("ppo_atari", tag): meaning for (name, tag), meaning in TAG_OF_FILE.items() if name == "ppo"}
+TAG_OF_FILE |= {
+    (
+        "dqn_atari",
+        "losses/td_loss",
+    ): "mean over the batch of Huber_κ(Q_θ(s, a) − y), y from the rewards clipped to ±1",
+    (
+        "dqn_atari",
+        "losses/q_values",
+    ): "mean over the batch of Q_θ(s, a), the actions taken, in clipped rewards' units",
+    (
+        "dqn_atari",
+        "eval/discounted_return",
+    ): "Σ_t γ^t r_t of the game's own (unclipped) rewards from s₀: its gap to "
+    "eval/predicted_value is the overestimation only where the game's rewards are all ±1 or 0 (MinAtar's)",
+    **{
+        (
+            name,
+            "eval/episodic_return",
+        ): "one point per evaluation episode, played ε-greedily with --eval-epsilon "
+        "(0.05: the Nature paper's); the game's own score"
+        for name in ("dqn_atari", "ppo_atari")
+    },
+    **{
+        (
+            name,
+            "charts/episodic_return",
+        ): "the game's own score (unclipped) of each training episode, a whole game "
+        "whatever lives it took, when it ends"
+        for name in ("dqn_atari", "ppo_atari")
+    },
 }
 TAG = re.compile(r'"((?:charts|losses|eval)/[A-Za-z_/]+)')
 

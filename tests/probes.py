@@ -565,3 +565,58 @@ def gaussian_log_prob_gradients(means, log_stds, action) -> tuple:
     means, log_stds, action = (torch.as_tensor(v, dtype=torch.float32) for v in (means, log_stds, action))
     z = (action - means) / log_stds.exp()
     return z / log_stds.exp(), z**2 - 1
+
+
+class ScreenChain(gym.Env):
+    """tests/probes.py's chain 0 → 1 → 2 (leaving state s earns s + 1; state 2 terminates), seen as a
+    1×1 screen of 3 channels, one-hot, as MinAtar's screens are (height, width, channels). With `lives`,
+    the game starts with 2 lives and loses one leaving state 0, as an Atari game reports it in `info`."""
+
+    observation_space = gym.spaces.Box(0, 1, (1, 1, 3), bool)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, lives: bool = False, render_mode=None):
+        self.lives, self.render_mode = lives, render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.state = 0
+        return self.observe(), self.info()
+
+    def step(self, action):
+        reward = float(self.state + 1)
+        self.state += 1
+        return self.observe(), reward, self.state == 2, False, self.info()
+
+    def observe(self):
+        return np.eye(3, dtype=bool)[self.state].reshape(1, 1, 3)
+
+    def info(self):
+        return {"lives": 2 - min(self.state, 1)} if self.lives else {}
+
+
+# in MinAtar's namespace, which the files take for a game's
+gym.register("MinAtar/ScreenChain-v0", entry_point=ScreenChain)
+gym.register("MinAtar/ScreenChainCut-v0", entry_point=ScreenChain, max_episode_steps=1)
+gym.register("MinAtar/ScreenChainLives-v0", entry_point=ScreenChain, kwargs={"lives": True})
+SCREEN_CHAINS = ("MinAtar/ScreenChain-v0", "MinAtar/ScreenChainCut-v0", "MinAtar/ScreenChainLives-v0")
+
+
+def screen_tables(module, monkeypatch, online, target):
+    """probes.q_tables for screens: Q(s, ·) = table[s], s read from the one-hot channels."""
+    made, values = [], iter([online, target])
+
+    class TableQNetwork(nn.Module):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.table = nn.Parameter(torch.tensor(next(values), dtype=torch.float32))
+            made.append(self)
+
+        def forward(self, x):
+            return x.flatten(1).float() @ self.table
+
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            pass  # the target network keeps its own table
+
+    monkeypatch.setattr(module, "QNetwork", TableQNetwork)
+    return made

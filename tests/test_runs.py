@@ -243,6 +243,8 @@ def test_the_stop_rule_checks_check_episodes_greedy_episodes_then_evaluates_eval
     )
     if name in REPLAY_FILES:
         settings["learning_starts"] = 9_999  # what is played matters here, not what is learnt
+        if "buffer_size" in settings:
+            settings["buffer_size"] = 10_000
     algorithm.train(algorithm.Args(seed=1, **settings))
     # the first check stops at its first episode, below the threshold; ten training episodes later a
     # second check plays all three; then the final evaluation, from other starts
