@@ -407,14 +407,15 @@ def sweep_table(sweep: str, env_id: str | None = None) -> str:
         ok = [r for r in group if r["returncode"] == 0]
         finals = [r["eval_mean"] for r in ok]
         done = [r for r in ok if solved(r, env)]
+        reached = [r for r in done if r["solved_step"] is not None]  # a bar of ours has no step of its own
         estimate, low, high = iqm_interval(finals) if finals else (np.nan, np.nan, np.nan)
         shown = f"`{settings}`" if settings else "defaults"
         lines.append(
             f"| {env} | {algorithm} | {shown} | {len(done)} of {len(group)} "
             f"| {number(estimate)} [{number(low)}, {number(high)}] "
             f"| {number(np.mean(finals))} ± {number(np.std(finals))} "
-            f"| {median_range([r['solved_step'] for r in done])} "
-            f"| {number(np.median([r['solved_seconds'] for r in done])) if done else '–'} |"
+            f"| {median_range([r['solved_step'] for r in reached])} "
+            f"| {number(np.median([r['solved_seconds'] for r in reached])) if reached else '–'} |"
         )
     return "\n".join(lines)
 

@@ -1624,6 +1624,132 @@ MUTATIONS = {
         ),
         *GAUSSIAN_POLICY,
     ],
+    # the lines that make dqn_atari.py dqn.py on pixels; its update is dqn.py's, broken there
+    "dqn_atari": [
+        (
+            "the rewards learned from unclipped",
+            "rb.add(next_obs, actions, np.sign(rewards), ends, autoreset)",
+            "rb.add(next_obs, actions, rewards, ends, autoreset)",
+        ),
+        (
+            "a lost life not terminal, whatever --life-loss-ends-bootstrap says",
+            "ends = terminations | (life_lost & args.life_loss_ends_bootstrap)",
+            "ends = terminations",
+        ),
+        (
+            "a truncation stored as a termination: no bootstrap at a time limit",
+            "ends = terminations | (life_lost & args.life_loss_ends_bootstrap)",
+            "ends = terminations | truncations | (life_lost & args.life_loss_ends_bootstrap)",
+        ),
+        (
+            "the step that only resets an env stored as a transition",
+            "self.terminations[self.pos], self.stepped[self.pos] = terminations, ~reset",
+            "self.terminations[self.pos], self.stepped[self.pos] = terminations, np.ones_like(reset)",
+        ),
+        (
+            "a stack that crosses into the episode before",
+            "stack.insert(0, np.where(self.first[stack[0], envs], stack[0], (stack[0] - 1) % self.capacity))",
+            "stack.insert(0, (stack[0] - 1) % self.capacity)",
+        ),
+        (
+            "a stack whose frames reach past the oldest slot still drawn",
+            "todo = todo[~(self.stepped[slots[todo], envs[todo]] & (age + back < self.slots))]",
+            "todo = todo[~(self.stepped[slots[todo], envs[todo]] & (age < self.slots))]",
+        ),
+        (
+            "the next observation the same slot's, not the next one's",
+            "next_slots = (slots + 1) % self.capacity",
+            "next_slots = slots",
+        ),
+        (
+            "the target network copied every update, not every --target-network-frequency steps",
+            "if rb.size > args.learning_starts and iteration % args.target_network_frequency == 0:",
+            "if rb.size > args.learning_starts:",
+        ),
+        (
+            "the target network copied before learning starts too",
+            "if rb.size > args.learning_starts and iteration % args.target_network_frequency == 0:",
+            "if iteration % args.target_network_frequency == 0:",
+        ),
+        (
+            "the termination mask dropped: bootstraps through the end of the game",
+            "td_target = b_rewards + args.gamma * (1 - b_terminations) * next_q",
+            "td_target = b_rewards + args.gamma * next_q",
+        ),
+        (
+            "the Huber loss's κ 10 (dqn.py's), whatever --huber-delta says",
+            "loss = F.huber_loss(q_taken, td_target, delta=args.huber_delta)",
+            "loss = F.huber_loss(q_taken, td_target, delta=10.0)",
+        ),
+        (
+            "pixels not scaled to [0, 1]",
+            "return self.network(x.float() / self.pixel_max)",
+            "return self.network(x.float())",
+        ),
+        (
+            "the Nature network's first convolution of stride 2, not 4",
+            "nn.Conv2d(channels, 32, 8, stride=4),",
+            "nn.Conv2d(channels, 32, 8, stride=2),",
+        ),
+        (
+            "MinAtar's screens channels last",
+            "return np.moveaxis(observation, -1, 0)",
+            "return observation",
+        ),
+        (
+            "the emulator's own frame skip under the wrapper's: 16 frames a step",
+            "env = gym.make(env_id, frameskip=1, render_mode=render_mode)  # AtariPreprocessing skips the frames",
+            "env = gym.make(env_id, render_mode=render_mode)  # AtariPreprocessing skips the frames",
+        ),
+        (
+            "no no-op starts",
+            "env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84)",
+            "env = gym.wrappers.AtariPreprocessing(env, noop_max=0, frame_skip=4, screen_size=84)",
+        ),
+        (
+            "a missing game package not refused: gymnasium's own error",
+            'GAMES_MISSING.append(("ALE/", "ale-py"))',
+            "pass",
+        ),
+    ],
+    # the lines that make ppo_atari.py ppo.py on pixels; its update is ppo.py's, broken there
+    "ppo_atari": [
+        (
+            "the rewards learned from unclipped",
+            "rollout.add(t, obs, actions, np.sign(rewards), ends, truncations, autoreset)",
+            "rollout.add(t, obs, actions, rewards, ends, truncations, autoreset)",
+        ),
+        (
+            "a lost life not terminal, whatever --life-loss-ends-bootstrap says",
+            "ends = terminations | (life_lost & args.life_loss_ends_bootstrap)",
+            "ends = terminations",
+        ),
+        (
+            "the advantage's sum carried across a lost life",
+            "self.terminated[t], self.ended[t] = terminations, terminations | truncations",
+            "self.terminated[t], self.ended[t] = terminations, truncations",
+        ),
+        (
+            "pixels not scaled to [0, 1]",
+            "hidden = self.torso(x.float() / self.pixel_max)",
+            "hidden = self.torso(x.float())",
+        ),
+        (
+            "the policy's head initialised with gain √2, not 0.01",
+            "self.actor = layer_init(nn.Linear(hidden, n_actions), 0.01)  # the logits: near uniform at first",
+            "self.actor = layer_init(nn.Linear(hidden, n_actions))  # the logits: near uniform at first",
+        ),
+        (
+            "MinAtar's screens channels last",
+            "return np.moveaxis(observation, -1, 0)",
+            "return observation",
+        ),
+        (
+            "no no-op starts",
+            "env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84)",
+            "env = gym.wrappers.AtariPreprocessing(env, noop_max=0, frame_skip=4, screen_size=84)",
+        ),
+    ],
 }
 
 # Changes tried and left out, because they make no difference to what is learned: (file, change, why).

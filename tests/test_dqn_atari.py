@@ -45,15 +45,20 @@ def test_dqn_atari_learns_the_td_error_of_clipped_rewards_and_lost_lives(
         assert gradient == pytest.approx(huber_gradient(expected[entry], huber_delta=1.0), abs=1e-6), entry
 
 
-@pytest.mark.parametrize(("frequency", "tau", "copies"), [(10, 0.5, 4), (7, 1.0, 5), (1_000, 1.0, 0)])
+# (--target-network-frequency, τ, --learning-starts, the copies made in the run's 40 steps): at steps 10, 20, 30
+# and 40; at 14, 21, 28 and 35, not at 7, before learning starts; none
+@pytest.mark.parametrize(
+    ("frequency", "tau", "learning_starts", "copies"), [(10, 0.5, 2, 4), (7, 0.5, 10, 4), (1_000, 1.0, 2, 0)]
+)
 def test_dqn_atari_s_target_network_is_updated_every_target_network_frequency_steps(
-    monkeypatch, frequency, tau, copies
+    monkeypatch, frequency, tau, learning_starts, copies
 ):
     dqn = load_algorithm("dqn_atari")
     tables = screen_tables(dqn, monkeypatch, Q, Q_TARGET)
-    # 40 steps, learning once the buffer holds more than 2 frames: at steps 10, 20, 30, 40 (or 7, 14, …, 35);
     # the online table hardly moves at a learning rate of 1e-9, so θ⁻ = θ + (1 − τ)^copies (θ⁻_0 − θ)
-    settings = REPLAY_PROBE | dict(target_network_frequency=frequency, tau=tau)
+    settings = REPLAY_PROBE | dict(
+        target_network_frequency=frequency, tau=tau, learning_starts=learning_starts
+    )
     dqn.train(dqn.Args(env_id="MinAtar/ScreenChain-v0", **settings, **RANDOM_ACTIONS))
     online, target = tables
     expected = torch.tensor(Q) + (1 - tau) ** copies * (torch.tensor(Q_TARGET) - torch.tensor(Q))

@@ -16,9 +16,9 @@ from conftest import ATARI_EXTRA, load_algorithm
 pytestmark = pytest.mark.skipif(not ATARI_EXTRA, reason="the atari extra: pip install -e '.[atari]'")
 
 
-def test_the_atari_screens_are_the_nature_paper_s():
-    dqn = load_algorithm("dqn_atari")
-    env = dqn.make_game("ALE/Breakout-v5")
+@pytest.mark.parametrize("name", ["dqn_atari", "ppo_atari"])
+def test_the_atari_screens_are_the_nature_paper_s(name):
+    env = load_algorithm(name).make_game("ALE/Breakout-v5")
     assert env.observation_space.shape == (4, 84, 84) and env.observation_space.dtype == np.uint8
     preprocessing = env.env
     assert isinstance(preprocessing, gym.wrappers.AtariPreprocessing)
@@ -44,9 +44,9 @@ def test_the_atari_screens_are_the_nature_paper_s():
     np.testing.assert_array_equal(obs[-1], cv2.resize(last_two, (84, 84), interpolation=cv2.INTER_AREA))
 
 
-def test_minatar_screens_reach_the_network_channels_first_as_booleans():
-    dqn = load_algorithm("dqn_atari")
-    env = dqn.make_game("MinAtar/SpaceInvaders-v1")
+@pytest.mark.parametrize("name", ["dqn_atari", "ppo_atari"])
+def test_minatar_screens_reach_the_network_channels_first_as_booleans(name):
+    env = load_algorithm(name).make_game("MinAtar/SpaceInvaders-v1")
     obs, _ = env.reset(seed=0)
     raw = env.unwrapped.game.state()
     assert obs.shape == (6, 10, 10) and obs.dtype == bool and env.observation_space.shape == (6, 10, 10)

@@ -4,6 +4,7 @@ holds that one by hand); its screens, networks and short Atari runs: tests/test_
 
 import numpy as np
 import pytest
+import torch
 import torch.nn as nn
 from conftest import ATARI_EXTRA, load_algorithm
 from probes import SCREEN_CHAINS
@@ -77,3 +78,14 @@ def test_ppo_atari_s_advantages_stop_at_a_lost_life():
     delta1 = 1.0 + gamma * 2.0 - 0.25
     expected = [[1.0 - 0.5], [delta1 + gamma * lam * delta2], [delta2]]  # step 0's sum stops at the lost life
     np.testing.assert_allclose(rollout.advantages(values, gamma, lam), expected, rtol=1e-6)
+
+
+def test_the_torso_and_the_heads_are_initialised_orthogonally_with_their_gains_and_zero_biases():
+    agent = load_algorithm("ppo_atari").ActorCritic((4, 84, 84), 4, 255.0)
+    layers = [m for m in agent.torso.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    for layer, gain in [*((layer, 2**0.5) for layer in layers), (agent.actor, 0.01), (agent.critic, 1.0)]:
+        weight = layer.weight.detach().flatten(
+            1
+        )  # each output's weights a row: orthogonal rows of norm `gain`
+        torch.testing.assert_close(weight @ weight.T, gain**2 * torch.eye(len(weight)), atol=1e-4, rtol=1e-4)
+        assert not layer.bias.any()
