@@ -608,6 +608,78 @@ def minatar_table(name: str) -> str:
     )
 
 
+ATARI_GAMES = ("ALE/Breakout-v5", "ALE/Pong-v5")
+
+
+@placeholder
+def atari_table(name: str) -> str:
+    """A file's learning runs on the Atari games (sweep atari_learning, run.py's settings), beside a random
+    policy's score on the same game (atari_random): the issue's bar is 5 times it on Breakout."""
+
+    def rows(sweep):
+        return rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
+
+    lines = [
+        "| game | seeds run | steps | final evaluation of each seed | a random policy, mean over its seeds "
+        "| final over random | steps/s, median | hours a run, median |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for game in ATARI_GAMES:
+        settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
+        runs = [r for r in rows("atari_learning") if r["env_id"] == game and r["settings"] == settings]
+        runs = [r for r in runs if r["algorithm"] == name and r["returncode"] == 0]
+        randoms = [
+            r["eval_mean"] for r in rows("atari_random") if r["env_id"] == game and r["returncode"] == 0
+        ]
+        random_mean = float(np.mean(randoms)) if randoms else None
+        finals = [r["eval_mean"] for r in runs]
+        ratio = f"{np.mean(finals) / random_mean:.1f}×" if finals and random_mean else "–"
+        steps = f"{runs[0]['total_steps']:,}" if runs else "–"
+        lines.append(
+            f"| {game} | {', '.join(str(r['seed']) for r in runs) or '–'} "
+            f"| {steps} "
+            f"| {', '.join(number(f) for f in finals) or '–'} | {number(random_mean) if randoms else '–'} | {ratio} "
+            f"| {number(float(np.median([r['sps'] for r in runs])), 0) if runs else '–'} "
+            f"| {number(float(np.median([r['wall_seconds'] for r in runs])) / 3600) if runs else '–'} |"
+        )
+    return "\n".join(lines) + (
+        "\n\n*Sweeps `atari_learning` and `atari_random`: a random policy is "
+        "dqn_atari.py with ε = 1 in training and in its evaluation, ten episodes a seed. The final evaluation is "
+        "the mean of 10 episodes played ε-greedily with ε = 0.05; a game is the whole game, all its lives.*"
+    )
+
+
+@placeholder
+def pixel_cost(name: str) -> str:
+    """Where a step of a pixel file's goes (benchmarks/pixels_cost.py), and dqn_atari's buffer of a million."""
+    path = RESULTS / "pixels_cost.json"
+    if not path.exists():
+        return "*Not measured yet: `python benchmarks/pixels_cost.py`.*"
+    measured = json.loads(path.read_text())
+    lines = [
+        "| task | steps/s | the environment | acting | the update and the rest |",
+        "|---|---|---|---|---|",
+    ]
+    for m in measured["steps"]:
+        if m["file"] == name:
+            lines.append(
+                f"| {m['env_id']} | {number(m['steps_per_second'], 0)} | {number(100 * m['environment'], 0)}% "
+                f"| {number(100 * m['acting'], 0)}% | {number(100 * m['update_and_rest'], 0)}% |"
+            )
+    text = "\n".join(lines) + (
+        "\n\n*Shares of a short run's seconds (`benchmarks/pixels_cost.py`, one process at a time, on a "
+        "machine busy with other runs: the shares hold better than the steps per second).*"
+    )
+    if name == "dqn_atari":
+        b = measured["buffer"]
+        text += (
+            f"\n\nA replay buffer of {b['transitions']:,} Breakout transitions holds {b['frames_bytes'] / 1e9:.2f} GB "
+            f"of frames; the process that filled it peaked at {number(b['peak_memory_mb'] / 1024, 2)} GiB resident "
+            f"({number(b['before_buffer_mb'], 0)} MiB of it the interpreter, torch and the games before the buffer)."
+        )
+    return text
+
+
 # ---- the home page and the README: every file in one table ----
 
 # Each file in reading order, with what it is in a few words and the task its defaults are tuned for.
