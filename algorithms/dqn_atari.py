@@ -15,7 +15,7 @@ from the screen:
 - s is what the agent sees: on the Atari games the last 4 frames the agent acted on, each the
   pixel-wise max of the emulator's last two frames (some sprites are drawn every other frame),
   greyed and shrunk to 84×84, the emulator repeating each action for 4 frames; an episode starts
-  with up to 30 no-op actions, so that the agent does not learn one fixed opening. These are
+  with up to 30 frames of no-op, so that the agent does not learn one fixed opening. These are
   gymnasium's `AtariPreprocessing` and `FrameStackObservation` over ale-py's games. MinAtar's
   10×10 screens have one channel per kind of object, and trails that show where things move, so
   one observation is one screen (its channels put first).
@@ -32,10 +32,10 @@ from the screen:
   stacks per transition. A stack does not reach back before its episode's first frame, which
   is repeated instead, as the frame stack pads a new episode.
 
-The Atari games (`ALE/<Game>-v5`) keep v5's sticky actions: the emulator repeats the agent's
-previous action instead of its new one a quarter of the time, which the paper's games had not.
-Greedy evaluations play with ε = `eval_epsilon` (the paper's 0.05): a policy that never presses
-FIRE could otherwise wait for the rest of a game.
+The Atari games (`ALE/<Game>-v5`) keep v5's sticky actions: at each emulator frame, a quarter of
+the time, the emulator repeats the previous action instead of the agent's new one, which the paper's
+games had not. Evaluations play ε-greedily with ε = `eval_epsilon` (the paper's 0.05): a greedy
+policy that never presses FIRE could otherwise wait for the rest of a game.
 
 Run:
     python algorithms/dqn_atari.py --env-id ALE/Breakout-v5          # the Nature settings: 10M steps
@@ -106,21 +106,22 @@ class Args:
     num_envs: int = 1
     """the number of parallel game environments"""
     eval_episodes: int = 10
-    """the number of greedy episodes of each evaluation"""
+    """the number of episodes of each evaluation (ε-greedy with --eval-epsilon)"""
     eval_frequency: int = 0
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
     stop_when_solved: bool = True
-    """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
+    """stop once the last 10 training returns, then an evaluation, reach the env's reward threshold"""
     check_episodes: int = 10
-    """the number of greedy episodes of the stop rule's check; every one must reach the reward threshold"""
+    """the number of episodes of the stop rule's check; every one must reach the reward threshold"""
     checkpoint_frequency: int = 0
     """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
     resume: str | None = None
     """continue the run saved in this checkpoint, with the same arguments"""
     evaluate: str | None = None
-    """play --eval-episodes greedy episodes with the policy saved in this checkpoint, and train nothing"""
+    """play --eval-episodes episodes with the policy saved in this checkpoint, and train nothing"""
     save_buffer: bool = False
-    """if toggled, checkpoints hold the replay buffer too, so that a resumed run continues exactly"""
+    """if toggled, checkpoints hold the replay buffer too, so that a resumed run continues exactly (on MinAtar;
+    an Atari game's resumed run starts new games)"""
 
     # Algorithm specific arguments
     learning_rate: float = 1e-4
@@ -144,7 +145,7 @@ class Args:
     exploration_fraction: float = 0.10
     """the fraction of `total_timesteps` it takes for epsilon to go from `start_e` to `end_e`"""
     learning_starts: int = 80_000
-    """learning starts once the replay buffer holds more than this many transitions"""
+    """learning starts once the replay buffer holds more than this many frames (about as many transitions)"""
     train_frequency: int = 4
     """do one gradient step every this many vector-environment steps"""
     life_loss_ends_bootstrap: bool = True
@@ -172,11 +173,12 @@ def unmet_requirement(args: Args, env: gym.Env) -> str | None:
         return (
             f"--env-id {args.env_id} has observations {env.observation_space}, not an Atari or MinAtar screen"
         )
-    if args.buffer_size < (frame_stack(args.env_id) + 1) * args.num_envs:
-        return f"--buffer-size {args.buffer_size} holds less than a transition's frames for each of the {args.num_envs} envs"
+    slots = args.buffer_size // args.num_envs  # each env's frames
+    if slots < frame_stack(args.env_id) + 2:  # a transition's frames, and an episode's end beside them
+        return f"--buffer-size {args.buffer_size} holds less than {frame_stack(args.env_id) + 2} frames for each of the {args.num_envs} envs"
     if args.batch_size > args.buffer_size:
         return f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}"
-    if args.buffer_size <= args.learning_starts:
+    if slots * args.num_envs <= args.learning_starts:  # each env's share of the buffer, all counted
         return (
             f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
             "learning starts once the buffer holds more than that"
@@ -193,7 +195,7 @@ def frame_stack(env_id: str) -> int:
 
 class MinAtarScreen(gym.ObservationWrapper):
     """MinAtar's observation, (10, 10, channels) booleans, with its channels first as torch's convolutions
-    take them; its rendered frames, 10×10 floats, as 160×160 bytes that a video can show."""
+    take them; its rendered frames, 10×10 RGB floats, as 160×160 RGB bytes that a video can show."""
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
@@ -353,13 +355,15 @@ def evaluate(
     gamma: float,
     stop_below: float | None = None,
     epsilon: float = 0.05,
+    life_loss_ends_bootstrap: bool = True,
 ):
     """Play `eval_episodes` episodes ε-greedily with a small ε (the Nature paper's 0.05) in `envs`, one env
     made by `make_env`.
 
-    Returns each episode's undiscounted return and, to show how far the Q-values are from the
-    truth, the value the network predicted for its first state, max_a Q(s_0, a), beside the
-    discounted return that followed, Σ_t γ^t r_t. The first reset is seeded, so that every
+    Returns each episode's undiscounted return (the game's score) and, to show how far the Q-values
+    are from the truth, the value the network predicted for its first state, max_a Q(s_0, a), beside
+    the discounted return that followed in Q's own units, Σ_t γ^t clip(r_t) up to the game's end, or
+    its first lost life with `life_loss_ends_bootstrap`. The first reset is seeded, so that every
     evaluation of a run starts from the same states and evaluations compare policies alone.
     Given `stop_below` (the stop rule's check gives it the threshold), it stops after the first
     episode below it: the check asks every episode to reach the threshold, so the rest could not
@@ -368,10 +372,10 @@ def evaluate(
     returns, predicted, discounted = [], [], []
     rng = np.random.default_rng(seed)  # ε's draws, the same in every evaluation of a run
     for episode in range(eval_episodes):
-        obs, _ = envs.reset(seed=seed if episode == 0 else None)
+        obs, infos = envs.reset(seed=seed if episode == 0 else None)
         with torch.no_grad():
             predicted.append(q_network(torch.as_tensor(obs, device=device)).max().item())
-        done, discount, discounted_return = False, 1.0, 0.0
+        done, discount, discounted_return, lives = False, 1.0, 0.0, infos.get("lives")
         while not done:
             if rng.random() < epsilon:
                 actions = rng.integers(0, envs.single_action_space.n, 1)
@@ -379,8 +383,10 @@ def evaluate(
                 with torch.no_grad():
                     actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
             obs, rewards, terminations, truncations, infos = envs.step(actions)
-            discounted_return += discount * float(rewards[0])
+            discounted_return += discount * float(np.sign(rewards[0]))
             discount *= gamma
+            if life_loss_ends_bootstrap and lives is not None and infos["lives"][0] < lives[0]:
+                discount = 0.0  # what Q estimates ends here
             done = terminations[0] or truncations[0]
         returns.append(float(infos["episode"]["r"][0]))
         discounted.append(discounted_return)
@@ -393,7 +399,7 @@ def train(args: Args) -> dict:
     refuse_without_the_games(args.env_id)
     run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
     device = run.device
-    torch.set_flush_denormal(True)  # Adam's tiny second moments, rounded to 0: a CPU's updates go ~2× faster
+    torch.set_flush_denormal(True)  # Adam's tiny second moments as 0: a CPU is slow on denormal numbers
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
 
@@ -417,8 +423,16 @@ def train(args: Args) -> dict:
     where = run.resume(learner, (envs, obs, autoreset, lives))  # as the checkpoint left them
     envs, obs, autoreset, lives = where
     # each evaluation's episodes, ε-greedy with the small eval_epsilon
-    evaluation = (args.eval_episodes, run.eval_seed, device, args.gamma, None, args.eval_epsilon)
-    if args.evaluate:  # the checkpoint's policy, played greedily; nothing is trained
+    evaluation = (
+        args.eval_episodes,
+        run.eval_seed,
+        device,
+        args.gamma,
+        None,
+        args.eval_epsilon,
+        args.life_loss_ends_bootstrap,
+    )
+    if args.evaluate:  # the checkpoint's policy, played ε-greedily; nothing is trained
         eval_returns, _, _ = evaluate(q_network, eval_envs, *evaluation)
         return run.evaluated(eval_returns, envs, eval_envs)
     rb.begin(obs)

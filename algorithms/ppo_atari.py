@@ -18,8 +18,8 @@ This is ppo.py, whose update it keeps (read it first):
 with what learning from the screen adds, dqn_atari.py's (its docstring says why):
 
 - s is the screen as dqn_atari.py preprocesses it: on the Atari games the last 4 frames, each the
-  max of two emulator frames, grey, 84×84, the action repeated for 4 frames, up to 30 no-ops at
-  the start (`AtariPreprocessing`, `FrameStackObservation`); on MinAtar one 10×10 screen, its
+  max of two emulator frames, grey, 84×84, the action repeated for 4 frames, up to 30 frames of
+  no-op at the start (`AtariPreprocessing`, `FrameStackObservation`); on MinAtar one 10×10 screen, its
   channels first. Pixels are divided by their largest value.
 - One torso, the Nature network (or the MinAtar paper's on MinAtar), is shared by the policy's
   head and the value's, so c_v weighs the value's gradient against the policy's in the torso's
@@ -37,7 +37,8 @@ that never presses FIRE could otherwise wait for the rest of a game.
 What differs from `ppo.py`: this docstring; the games' registration, `MinAtarScreen` and `make_game`
 (dqn_atari.py's); the `Args` (discrete actions only, no normalisation, the Atari defaults, the life
 loss and the evaluation's ε); `ActorCritic`'s shared convolutional torso; the rollout's observations
-kept as the screen's bytes; and in `train`, the clipped rewards and the lost lives.
+kept as the screen's bytes; `evaluate`'s ε; and in `train`, the rollout's steps × envs flattened for
+the network (which takes one batch of screens) and put back, the clipped rewards and the lost lives.
 
 Run:
     python algorithms/ppo_atari.py --env-id ALE/Breakout-v5           # the reference settings: 10M steps
@@ -108,19 +109,19 @@ class Args:
     num_envs: int = 8
     """the number of parallel game environments"""
     eval_episodes: int = 10
-    """the number of greedy episodes of each evaluation"""
+    """the number of episodes of each evaluation (the most probable action, or at random with --eval-epsilon)"""
     eval_frequency: int = 0
     """evaluate every this many environment steps as well as at the end (0: only at the end)"""
     stop_when_solved: bool = True
-    """stop once the last 10 training returns, then a greedy evaluation, reach the env's reward threshold"""
+    """stop once the last 10 training returns, then an evaluation, reach the env's reward threshold"""
     check_episodes: int = 10
-    """the number of greedy episodes of the stop rule's check; every one must reach the reward threshold"""
+    """the number of episodes of the stop rule's check; every one must reach the reward threshold"""
     checkpoint_frequency: int = 0
     """also save a checkpoint every this many environment steps (0: only when the run ends or stops)"""
     resume: str | None = None
     """continue the run saved in this checkpoint, with the same arguments"""
     evaluate: str | None = None
-    """play --eval-episodes greedy episodes with the policy saved in this checkpoint, and train nothing"""
+    """play --eval-episodes episodes with the policy saved in this checkpoint, and train nothing"""
 
     # Algorithm specific arguments
     num_steps: int = 128
@@ -194,7 +195,7 @@ def frame_stack(env_id: str) -> int:
 
 class MinAtarScreen(gym.ObservationWrapper):
     """MinAtar's observation, (10, 10, channels) booleans, with its channels first as torch's convolutions
-    take them; its rendered frames, 10×10 floats, as 160×160 bytes that a video can show."""
+    take them; its rendered frames, 10×10 RGB floats, as 160×160 RGB bytes that a video can show."""
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
@@ -350,7 +351,7 @@ def train(args: Args) -> dict:
     refuse_without_the_games(args.env_id)
     run = Run(args)  # refuses bad input, seeds, opens the run directory; reads the checkpoint of --resume
     device = run.device
-    torch.set_flush_denormal(True)  # Adam's tiny second moments, rounded to 0: a CPU's updates go ~2× faster
+    torch.set_flush_denormal(True)  # Adam's tiny second moments as 0: a CPU is slow on denormal numbers
     envs = make_env(args.env_id, args.num_envs, args.seed, args.capture_video, f"videos/{run.name}")
     eval_envs = make_env(args.env_id, 1, args.seed, args.capture_video, f"videos/{run.name}-eval")
 
@@ -368,7 +369,7 @@ def train(args: Args) -> dict:
     lives = infos.get("lives", np.zeros(args.num_envs))  # the lives left in each game (MinAtar has none)
     # as the checkpoint left them
     envs, obs, autoreset, lives = run.resume(learner, (envs, obs, autoreset, lives))
-    if args.evaluate:  # the checkpoint's policy, played greedily; nothing is trained
+    if args.evaluate:  # the checkpoint's policy, played with --eval-epsilon; nothing is trained
         eval_returns = evaluate(
             agent, eval_envs, args.eval_episodes, run.eval_seed, device, None, args.eval_epsilon
         )

@@ -886,8 +886,8 @@ TAG_OF_FILE |= {
     (
         "dqn_atari",
         "eval/discounted_return",
-    ): "Σ_t γ^t r_t of the game's own (unclipped) rewards from s₀: its gap to "
-    "eval/predicted_value is the overestimation only where the game's rewards are all ±1 or 0 (MinAtar's)",
+    ): "Σ_t γ^t clip(r_t) that followed from s₀, in Q's own units: the clipped rewards, up to the game's end "
+    "or, with --life-loss-ends-bootstrap, its first lost life; its gap to eval/predicted_value is the overestimation",
     **{
         (
             name,

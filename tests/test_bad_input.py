@@ -11,7 +11,16 @@ import gymnasium as gym
 import pytest
 import torch
 import tyro
-from conftest import ALGORITHMS_DIR, CONTINUOUS, PIXELS, REPLAY_FILES, SHORT_RUNS, WRONG_ENV, load_algorithm
+from conftest import (
+    ALGORITHMS_DIR,
+    CONTINUOUS,
+    PIXEL_RUNS,
+    PIXELS,
+    REPLAY_FILES,
+    SHORT_RUNS,
+    WRONG_ENV,
+    load_algorithm,
+)
 
 # (arguments, what the error line must say), for every file
 CASES = [
@@ -91,6 +100,44 @@ OWN_CASES = [
     ("sac", {"tau": 1.5}, "--tau must be in (0, 1], not 1.5"),
     ("sac", {"env_id": "MountainCar-v0"}, "not a bounded continuous action space"),
 ]
+# the files for pixels, on a game each can run
+MINATAR = {"env_id": "MinAtar/Breakout-v1"}
+OWN_CASES += [
+    ("dqn_atari", MINATAR | {"huber_delta": 0.0}, "--huber-delta must be positive, not 0.0"),
+    (
+        "dqn_atari",
+        MINATAR | {"target_network_frequency": 0},
+        "--target-network-frequency must be positive, not 0",
+    ),
+    *(
+        (name, MINATAR | {"eval_epsilon": 1.5}, "--eval-epsilon must be in [0, 1], not 1.5")
+        for name in PIXEL_RUNS
+    ),
+    # a transition's frames and an episode's last beside them, for each env: 3 on MinAtar, 6 on Atari
+    (
+        "dqn_atari",
+        MINATAR | {"buffer_size": 5, "num_envs": 2, "learning_starts": 0},
+        "holds less than 3 frames for each of the 2 envs",
+    ),
+    (
+        "dqn_atari",
+        {"env_id": "ALE/Pong-v5", "buffer_size": 5, "learning_starts": 0},
+        "holds less than 6 frames for each of the 1 envs",
+    ),
+    # a buffer of 1,000 frames shared by 3 envs holds 999: learning would never start
+    (
+        "dqn_atari",
+        MINATAR | {"buffer_size": 1_000, "num_envs": 3, "learning_starts": 999},
+        "--buffer-size 1000 must be larger than --learning-starts 999",
+    ),
+    ("ppo_atari", MINATAR | {"clip_coef": 0.0}, "--clip-coef must be positive, not 0.0"),
+    (
+        "ppo_atari",
+        MINATAR | {"num_envs": 2, "num_steps": 4, "num_minibatches": 9},
+        "--num-minibatches 9 is more than the transitions",
+    ),
+]
+OWN_CASES = [case for case in OWN_CASES if case[0] in SHORT_RUNS]  # the pixel files only with the atari extra
 for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51", "rainbow"):  # the files with ε-greedy
     OWN_CASES += [
         (name, {"end_e": -0.1}, "--end-e must be in [0, 1], not -0.1"),

@@ -93,7 +93,9 @@ class FrameCounter(gym.Env):
         return np.array([[self.made_steps % 256, self.t], [self.episodes % 256, 7]], dtype=np.uint8)
 
 
-@pytest.mark.parametrize("buffer_size", [40, 1_000])  # ring wrapped many times, and not at all
+@pytest.mark.parametrize(
+    "buffer_size", [12, 40, 1_000]
+)  # the ring wrapped many times (12: 6 frames an env), not at all
 def test_the_frame_buffer_gives_back_every_transition_as_the_envs_gave_it(buffer_size):
     dqn = load_algorithm("dqn_atari")
     num_envs, stack = 2, 4
@@ -146,3 +148,23 @@ def test_a_million_atari_frames_take_at_most_eight_gigabytes():
     stored = sum(value.nbytes for value in vars(rb).values() if isinstance(value, np.ndarray))
     assert rb.frames.nbytes == 1_000_000 * 84 * 84  # each frame once: 7.06 GB, not 8 × that for two stacks
     assert stored <= 8e9
+
+
+@pytest.mark.parametrize(
+    ("env_id", "life_loss", "expected"),
+    [
+        ("MinAtar/ScreenChain-v0", True, 1 + 0.5 * 1),  # clip(2) = 1: Q's units
+        ("MinAtar/ScreenChainLives-v0", True, 1),  # the first lost life ends what Q estimates
+        ("MinAtar/ScreenChainLives-v0", False, 1 + 0.5 * 1),
+    ],
+)
+def test_the_evaluation_s_discounted_return_is_what_q_estimates(monkeypatch, env_id, life_loss, expected):
+    dqn = load_algorithm("dqn_atari")
+    screen_tables(dqn, monkeypatch, Q, Q_TARGET)
+    network = dqn.QNetwork()
+    envs = dqn.make_env(env_id, 1, 0, False, "")
+    returns, predicted, discounted = dqn.evaluate(
+        network, envs, 2, 7, torch.device("cpu"), 0.5, None, 0.0, life_loss
+    )
+    assert returns == [3.0, 3.0]  # the game's own score
+    assert predicted == [pytest.approx(1.5)] * 2 and discounted == [expected] * 2  # max_a Q(0, a) = 1.5
