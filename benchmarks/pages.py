@@ -934,7 +934,7 @@ FIGURES = ROOT / "docs" / "figures"
 
 
 def figure_name(name: str, env_id: str) -> str:
-    return f"{name}_{env_id}.png"
+    return f"{name}_{env_id.replace('/', '-')}.png"  # MinAtar/Breakout-v1: one file, not a folder
 
 
 @placeholder
@@ -945,7 +945,21 @@ def curves(name: str, env_id: str) -> str:
 
 @placeholder
 def task_figure(env_id: str) -> str:
-    return f"![The files on {env_id}](figures/task_{env_id}.png)"
+    return f"![The files on {env_id}](figures/task_{env_id.replace('/', '-')}.png)"
+
+
+@placeholder
+def minatar_curves(name: str) -> str:
+    """A file's learning curves on each MinAtar game it has runs of so far."""
+    games = [game for game in run.MINATAR_GAMES if (name, game) in CURRENT]
+    return "\n\n".join(curves(name, game) for game in games) or "*No runs yet.*"
+
+
+@placeholder
+def minatar_task_figures() -> str:
+    """The MinAtar games' figures, of the games whose sweeps have runs so far."""
+    games = [game for game in run.MINATAR_GAMES if any(task == game for _, task in CURRENT)]
+    return "\n\n".join(f"### {game}\n\n{task_figure(game)}" for game in games) or "*No runs yet.*"
 
 
 def draw_curves(name: str, env_id: str, path: Path):
@@ -971,9 +985,9 @@ def draw_curves(name: str, env_id: str, path: Path):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("mean of the last 10 training returns")
     axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(
-        f"{name}.py on {env_id} (sweep {CURRENT[name, env_id][0]}): runs stop once solved", fontsize=10
-    )
+    # a run stops at the env's own threshold; with none (Pendulum, MinAtar) it plays its whole budget
+    ends = "each run its whole budget" if env_id in BARS else "runs stop once solved"
+    fig.suptitle(f"{name}.py on {env_id} (sweep {CURRENT[name, env_id][0]}): {ends}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)
@@ -1046,7 +1060,7 @@ def draw_all(folder: Path = FIGURES):
         if outdated(path, [CURRENT[name, env_id][0]]):
             draw_curves(name, env_id, path)
     for env_id in sorted({env_id for _, env_id in CURRENT}):
-        path = folder / f"task_{env_id}.png"
+        path = folder / f"task_{env_id.replace('/', '-')}.png"
         if outdated(path, [sweep for (_, task), (sweep, _) in CURRENT.items() if task == env_id]):
             draw_task(env_id, path)
 
