@@ -330,7 +330,7 @@ class ReplayBuffer:
     def sample(self, batch_size: int):
         slots, envs = np.empty(batch_size, dtype=np.int64), np.empty(batch_size, dtype=np.int64)
         todo = np.arange(batch_size)
-        while todo.size:  # draw again those that are no transition (a few slots of millions)
+        for _ in range(10_000):  # draw again those that are no transition (a few slots of millions)
             slots[todo] = self.rng.integers(0, self.slots, todo.size)
             envs[todo] = self.rng.integers(0, self.num_envs, todo.size)
             # a step was taken from the slot, and its stack's frames are all still stored: as many slots back
@@ -338,6 +338,10 @@ class ReplayBuffer:
             age = (self.pos - slots[todo]) % self.capacity
             back = (slots[todo] - self.stack(slots[todo], envs[todo])[0]) % self.capacity
             todo = todo[~(self.stepped[slots[todo], envs[todo]] & (age + back < self.slots))]
+            if not todo.size:
+                break
+        else:  # never, with a buffer of the size unmet_requirement asks for
+            raise RuntimeError("the replay buffer holds no transition that can be drawn")
         next_slots = (slots + 1) % self.capacity
         arrays = (
             self.observations(slots, envs), self.actions[slots, envs], self.rewards[slots, envs],
