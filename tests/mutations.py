@@ -1715,6 +1715,11 @@ MUTATIONS = {
     # the lines that make ppo_atari.py ppo.py on pixels; its update is ppo.py's, broken there
     "ppo_atari": [
         (
+            "V_old put back as (envs, steps), transposed: each step's value another env's",
+            "values_old = values_old.view_as(b_actions)",
+            "values_old = values_old.view(args.num_envs, args.num_steps).T",
+        ),
+        (
             "the rewards learned from unclipped",
             "rollout.add(t, obs, actions, np.sign(rewards), ends, truncations, autoreset)",
             "rollout.add(t, obs, actions, rewards, ends, truncations, autoreset)",

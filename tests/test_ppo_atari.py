@@ -2,12 +2,13 @@
 sign, a lost life ending the bootstrap and the advantage's sum. Its update is ppo.py's (tests/test_ppo.py
 holds that one by hand); its screens, networks and short Atari runs: tests/test_pixels.py."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 from conftest import ATARI_EXTRA, load_algorithm
-from probes import SCREEN_CHAINS
+from probes import SCREEN_CHAINS, ScreenChain
 from torch.distributions import Categorical
 
 pytestmark = pytest.mark.skipif(not ATARI_EXTRA, reason="the atari extra: pip install -e '.[atari]'")
@@ -89,3 +90,56 @@ def test_the_torso_and_the_heads_are_initialised_orthogonally_with_their_gains_a
         )  # each output's weights a row: orthogonal rows of norm `gain`
         torch.testing.assert_close(weight @ weight.T, gain**2 * torch.eye(len(weight)), atol=1e-4, rtol=1e-4)
         assert not layer.bias.any()
+
+
+class StaggeredScreenChain(ScreenChain):
+    """The screen chain, whose every other copy starts its episodes in state 1: envs out of step."""
+
+    made = 0
+
+    def __init__(self, render_mode=None):
+        super().__init__(render_mode=render_mode)
+        self.start, StaggeredScreenChain.made = StaggeredScreenChain.made % 2, StaggeredScreenChain.made + 1
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        self.state = self.start
+        return self.observe(), info
+
+
+gym.register("MinAtar/StaggeredScreenChain-v0", entry_point=StaggeredScreenChain)
+
+
+def test_v_old_of_each_step_and_env_is_its_own_screen_s(monkeypatch):
+    # the rollout's steps × envs go through the network as one batch of screens and come back as (steps, envs):
+    # each V_old(s_t) must be the value of env i's screen at step t, whatever the order of the flattening
+    ppo = load_algorithm("ppo_atari")
+    monkeypatch.setattr(ppo, "ActorCritic", LinearActorCritic)
+    seen = []
+    real_advantages = ppo.Rollout.advantages
+
+    def advantages(self, values, gamma, gae_lambda):
+        seen.append((self.obs.copy(), values.copy()))
+        return real_advantages(self, values, gamma, gae_lambda)
+
+    monkeypatch.setattr(ppo.Rollout, "advantages", advantages)
+    made = []
+    real_init = LinearActorCritic.__init__
+
+    def init(self, *args):
+        real_init(self, *args)
+        with torch.no_grad():  # V of the chain's states 0, 1, 2: 10, 20, 30
+            self.critic.weight.copy_(torch.tensor([[10.0, 20.0, 30.0]]))
+            self.critic.bias.zero_()
+        made.append(self)
+
+    monkeypatch.setattr(LinearActorCritic, "__init__", init)
+    # 3 envs and 5 steps, the envs' episodes (of 2 steps or 1, and a reset) out of step with each other
+    StaggeredScreenChain.made = 0
+    settings = dict(num_envs=3, num_steps=5, total_timesteps=15, eval_episodes=1, learning_rate=1e-12)
+    ppo.train(ppo.Args(env_id="MinAtar/StaggeredScreenChain-v0", **settings))
+    obs, values = seen[0]
+    states = obs.reshape(6, 3, 3).argmax(axis=2)  # (steps + 1, envs): the one-hot channel of each screen
+    assert (states[:, 0] != states[:, 1]).any()  # the envs differ, so that a mix-up of steps and envs shows
+    np.testing.assert_allclose(values, 10.0 * (states + 1), rtol=1e-5)
+    assert len(made) == 1
