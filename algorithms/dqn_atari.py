@@ -424,8 +424,8 @@ def train(args: Args) -> dict:
     obs, infos = envs.reset(seed=args.seed)
     autoreset = np.zeros(args.num_envs, dtype=bool)  # the envs whose next step only starts a new episode
     lives = infos.get("lives", np.zeros(args.num_envs))  # the lives left in each game (MinAtar has none)
-    where = run.resume(learner, (envs, obs, autoreset, lives))  # as the checkpoint left them
-    envs, obs, autoreset, lives = where
+    # as the checkpoint left them
+    envs, obs, autoreset, lives = run.resume(learner, (envs, obs, autoreset, lives))
     # each evaluation's episodes, ε-greedy with the small eval_epsilon
     evaluation = (
         args.eval_episodes,
