@@ -202,6 +202,12 @@ class MinAtarScreen(gym.ObservationWrapper):
         space = env.observation_space
         self.observation_space = gym.spaces.Box(0, 1, space.shape[-1:] + space.shape[:-1], bool)
 
+    def reset(self, **kwargs):
+        # a sticky action repeats the last one, which the game keeps across episodes: none at a new one's start,
+        # so that an episode begun from a seed is the same whatever was played before it
+        self.unwrapped.game.last_action = 0
+        return super().reset(**kwargs)
+
     def observation(self, observation):
         return np.moveaxis(observation, -1, 0)
 

@@ -38,6 +38,9 @@ import jax_scaling  # noqa: E402  (its tables; it imports no jax)
 import report  # noqa: E402  (running_mean_curves)
 import run  # noqa: E402  (HYPERPARAMETERS, THRESHOLDS)
 
+# the files for pixels, held to MinAtar's Breakout in the table of every file
+PIXEL_FILES = ("dqn_atari", "ppo_atari", "pqn_atari")
+
 # The functions a page may call in a placeholder: those marked @placeholder.
 PLACEHOLDERS = {}
 
@@ -112,7 +115,7 @@ CURRENT = {
     # the MinAtar sweeps, seeds 1-3 of five games a file, resume where they stopped: a game is here once it has runs
     **{
         (name, game): (f"{name}_minatar", None)
-        for name in ("dqn_atari", "ppo_atari")
+        for name in PIXEL_FILES
         for game in run.MINATAR_GAMES
         if (RESULTS / f"{name}_minatar.jsonl").exists()
         and f'"env_id": "{game}"' in (RESULTS / f"{name}_minatar.jsonl").read_text()
@@ -553,7 +556,7 @@ PUBLISHED = {
         (name, game): [
             ("DQN", game.split("/")[1].removesuffix("-v1"), f"≈ {bar} (no std read)", "5M", MINATAR_PAPER)
         ]
-        for name in ("dqn_atari", "ppo_atari")
+        for name in PIXEL_FILES
         for game, bar in MINATAR_DQN.items()
     },
 }
@@ -619,6 +622,61 @@ def minatar_table(name: str) -> str:
         "its own budget. Sources: "
         f"[{MINATAR_PAPER[0]}]({MINATAR_PAPER[1]}); [{GYMNAX_PPO[0]}]({GYMNAX_PPO[1]}). The paper's figures were read "
         "off its plotted curves to the nearest unit, so a mean within a unit or two of one is a tie.*"
+    )
+
+
+@placeholder
+def pqn_beside_dqn_minatar() -> str:
+    """pqn_atari beside dqn_atari on each MinAtar game: at the same steps (both runs' final evaluations), and at
+    the same seconds (each file's training returns when pqn_atari's runs ended)."""
+
+    def runs_of(name, game):
+        sweep = RESULTS / f"{name}_minatar.jsonl"
+        settings = " ".join(run.HYPERPARAMETERS[(name, game)])
+        rows = rows_of(f"{name}_minatar") if sweep.exists() else ()
+        return [r for r in rows if r["env_id"] == game and r["settings"] == settings and r["returncode"] == 0]
+
+    def last_10_by(r, seconds):
+        returns = [point[2] for point in r["curve"] if point[1] <= seconds][-10:]
+        return float(np.mean(returns)) if returns else None
+
+    lines = [
+        "| game | seeds (dqn, pqn) | final evaluation: dqn_atari | pqn_atari | minutes a run: dqn_atari "
+        "| pqn_atari | at pqn_atari's minutes: dqn_atari's steps | its last 10 training returns "
+        "| pqn_atari's last 10 training returns |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for game in run.MINATAR_GAMES:
+        dqn, pqn = runs_of("dqn_atari", game), runs_of("pqn_atari", game)
+        if not dqn or not pqn:
+            lines.append(
+                f"| {game.split('/')[1].removesuffix('-v1')} | {len(dqn)}, {len(pqn)} " + "| – " * 7 + "|"
+            )
+            continue
+        seconds = float(np.median([r["curve"][-1][1] for r in pqn]))  # pqn's median run, to its last episode
+        dqn_then = [last_10_by(r, seconds) for r in dqn]
+        dqn_steps = [max([p[0] for p in r["curve"] if p[1] <= seconds], default=0) for r in dqn]
+        pqn_end = [last_10_by(r, float("inf")) for r in pqn]
+        lines.append(
+            f"| {game.split('/')[1].removesuffix('-v1')} | {len(dqn)}, {len(pqn)} "
+            f"| {number(float(np.mean([r['eval_mean'] for r in dqn])))} "
+            f"| {number(float(np.mean([r['eval_mean'] for r in pqn])))} "
+            f"| {number(float(np.median([r['wall_seconds'] for r in dqn])) / 60)} "
+            f"| {number(float(np.median([r['wall_seconds'] for r in pqn])) / 60)} "
+            f"| {int(np.median(dqn_steps)):,} "
+            f"| {number(float(np.mean([v for v in dqn_then if v is not None]))) if any(v is not None for v in dqn_then) else '–'} "
+            f"| {number(float(np.mean(pqn_end)))} |"
+        )
+    return "\n".join(lines) + (
+        "\n\n*Sweeps [`dqn_atari_minatar`](../history.md#dqn_atari_minatar) and "
+        "[`pqn_atari_minatar`](../history.md#pqn_atari_minatar), each file with its MinAtar settings of "
+        "`benchmarks/run.py`, 2M steps a run; the means are over the seeds both have run so far, a row filling as "
+        "they end. The same steps: each run's final evaluation (10 episodes, ε = 0.05). The same seconds: each "
+        "file's mean of its last 10 training returns once as many seconds had passed as pqn_atari's median run "
+        "took to its last episode (dqn_atari's steps by then beside them). Training returns are ε-greedy at each "
+        "file's own ε (dqn_atari's 0.01, pqn_atari's 0.05), so they understate pqn_atari's policy against "
+        "dqn_atari's. Every run one at a time on a CPU core, beside another sweep on the other: seconds compare "
+        "roughly, not to the percent.*"
     )
 
 
@@ -719,9 +777,8 @@ FILES = {
     "sac": "soft actor-critic: maximum entropy, α learned",
     "dqn_atari": "dqn.py on pixels: the Atari games and MinAtar, each frame stored once",
     "ppo_atari": "ppo.py on pixels: the Atari games and MinAtar, one convolutional torso",
+    "pqn_atari": "pqn.py on pixels: the Atari games and MinAtar, LayerNorm after each convolution",
 }
-# the files for pixels, held to MinAtar's Breakout in the table of every file
-PIXEL_FILES = ("dqn_atari", "ppo_atari")
 
 
 def main_task(name: str) -> str:
@@ -746,12 +803,15 @@ def overview(readme: bool = False) -> str:
     ]
     for name, what in FILES.items():
         env_id = main_task(name)
-        s = summary(name, env_id)
         link = (
             f"[`{name}.py`](algorithms/{name}.py) ([page](docs/algorithms/{name}.md))"
             if readme
             else f"[`{name}.py`](algorithms/{name}.md)"
         )
+        if (name, env_id) not in CURRENT:  # a sweep begun, with no run ended yet
+            lines.append(f"| {link} | {what} | {env_id} | no run yet | – | – | – | `{name}_minatar` |")
+            continue
+        s = summary(name, env_id)
         lines.append(
             f"| {link} | {what} | {env_id} | {s['passed']} of {s['seeds']} "
             f"| {number(s['iqm'])} [{number(s['ci'][0])}, {number(s['ci'][1])}] "
@@ -910,7 +970,7 @@ TAG_OF_FILE |= {
             "eval/episodic_return",
         ): "one point per evaluation episode, played ε-greedily with --eval-epsilon "
         "(0.05: the Nature paper's); the game's own score"
-        for name in ("dqn_atari", "ppo_atari")
+        for name in PIXEL_FILES
     },
     **{
         (
@@ -918,9 +978,18 @@ TAG_OF_FILE |= {
             "charts/episodic_return",
         ): "the game's own score (unclipped) of each training episode, a whole game "
         "whatever lives it took, when it ends"
-        for name in ("dqn_atari", "ppo_atari")
+        for name in PIXEL_FILES
     },
+    (
+        "pqn_atari",
+        "losses/td_loss",
+    ): "½ mean over the last minibatch of (Q_θ(s, a) − G)², G the Q(λ) return of the rewards clipped to ±1",
+    (
+        "pqn_atari",
+        "losses/q_values",
+    ): "mean over the last minibatch of Q_θ(s, a), the actions taken, in clipped rewards' units",
 }
+TAG_OF_FILE[("pqn_atari", "eval/discounted_return")] = TAG_OF_FILE[("dqn_atari", "eval/discounted_return")]
 TAG = re.compile(r'"((?:charts|losses|eval)/[A-Za-z_/]+)')
 
 

@@ -116,6 +116,11 @@ PPO_MINATAR = [
     "--total-timesteps", "2000000", "--num-envs", "16", "--num-steps", "128", "--num-minibatches", "8",
     "--update-epochs", "4", "--learning-rate", "5e-4", "--clip-coef", "0.2",
 ]  # fmt: skip
+# pqn_atari.py on MinAtar: the PQN paper's MinAtar settings (128 envs × 32 steps, 2 epochs of 32 minibatches, a
+# learning rate of 5e-4 annealed, ε to 0.05 over a tenth of the run, λ = 0.65), for dqn_atari's 2M steps, not its 10M
+PQN_MINATAR = [
+    "--total-timesteps", "2000000", "--learning-rate", "5e-4", "--end-e", "0.05", "--anneal-lr",
+]  # fmt: skip
 # the pixel files on Atari's Breakout for 500k agent steps (2M frames), a twentieth of the Nature budget: dqn_atari
 # with ε falling to 0.01 over the first 100k steps, learning from 20k, a buffer of 100k transitions (0.7 GB);
 # ppo_atari with its defaults, its learning rate annealed over the shorter budget. A random policy's score on the
@@ -129,6 +134,7 @@ HYPERPARAMETERS = {
     ("ppo_atari", "ALE/Breakout-v5"): ["--total-timesteps", "500000"],
     **{("ppo_atari", game): PPO_MINATAR for game in MINATAR_GAMES},
     **{("dqn_atari", game): DQN_MINATAR for game in MINATAR_GAMES},
+    **{("pqn_atari", game): PQN_MINATAR for game in MINATAR_GAMES},
     # taken by dqn's variants
     **{(name, "LunarLander-v3"): DQN_LUNARLANDER + KAPPA_LUNARLANDER
        for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn")},

@@ -54,6 +54,10 @@ PIXEL_RUNS = {
         env_id="MinAtar/Breakout-v1", total_timesteps=2_048, num_envs=4, num_steps=16, eval_frequency=1_024,
         eval_episodes=2,
     ),
+    "pqn_atari": dict(
+        env_id="MinAtar/Breakout-v1", total_timesteps=2_048, num_envs=4, num_steps=16, num_minibatches=4,
+        eval_frequency=1_024, eval_episodes=2,
+    ),
 }  # fmt: skip
 PIXELS = tuple(PIXEL_RUNS)
 ATARI_EXTRA = all(importlib.util.find_spec(package) for package in ("ale_py", "minatar", "cv2"))
@@ -88,6 +92,7 @@ ACTING_NETWORK = {
     "pqn": ("q_network", "QNetwork", CARTPOLE),
     "dqn_atari": ("q_network", "QNetwork", dict(obs_shape=(4, 10, 10), n_actions=3, pixel_max=1.0)),
     "ppo_atari": ("agent", "ActorCritic", dict(obs_shape=(4, 10, 10), n_actions=3, pixel_max=1.0)),
+    "pqn_atari": ("q_network", "QNetwork", dict(obs_shape=(4, 10, 10), n_actions=3, pixel_max=1.0)),
     "reinforce": ("policy", "Policy", CARTPOLE),
     "actor_critic": ("actor", "Actor", CARTPOLE),
     "a2c": ("agent", "ActorCritic", dict(obs_dim=4, action_space=gym.spaces.Discrete(2))),

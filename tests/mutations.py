@@ -1627,6 +1627,16 @@ MUTATIONS = {
     # the lines that make dqn_atari.py dqn.py on pixels; its update is dqn.py's, broken there
     "dqn_atari": [
         (
+            "the lives never updated: every step after the first lost life loses one",
+            'obs, lives = next_obs, infos.get("lives", lives)',
+            "obs = next_obs",
+        ),
+        (
+            "MinAtar's sticky action carried into the next episode",
+            "self.unwrapped.game.last_action = 0",
+            "pass",
+        ),
+        (
             "the rewards learned from unclipped",
             "rb.add(next_obs, actions, np.sign(rewards), ends, autoreset)",
             "rb.add(next_obs, actions, rewards, ends, autoreset)",
@@ -1715,6 +1725,16 @@ MUTATIONS = {
     # the lines that make ppo_atari.py ppo.py on pixels; its update is ppo.py's, broken there
     "ppo_atari": [
         (
+            "the lives never updated: every step after the first lost life loses one",
+            'obs, lives = next_obs, infos.get("lives", lives)',
+            "obs = next_obs",
+        ),
+        (
+            "MinAtar's sticky action carried into the next episode",
+            "self.unwrapped.game.last_action = 0",
+            "pass",
+        ),
+        (
             "V_old put back as (envs, steps), transposed: each step's value another env's",
             "values_old = values_old.view_as(b_actions)",
             "values_old = values_old.view(args.num_envs, args.num_steps).T",
@@ -1753,6 +1773,74 @@ MUTATIONS = {
             "no no-op starts",
             "env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84)",
             "env = gym.wrappers.AtariPreprocessing(env, noop_max=0, frame_skip=4, screen_size=84)",
+        ),
+    ],
+    # the lines that make pqn_atari.py pqn.py on pixels; its update and loop are pqn.py's, whose tests run on both
+    "pqn_atari": [
+        (
+            "the lives never updated: every step after the first lost life loses one",
+            'obs, lives = next_obs, infos.get("lives", lives)',
+            "obs = next_obs",
+        ),
+        (
+            "MinAtar's sticky action carried into the next episode",
+            "self.unwrapped.game.last_action = 0",
+            "pass",
+        ),
+        (
+            "the rewards learned from unclipped",
+            "rollout.add(t, obs, max_q, actions, np.sign(rewards), ends, truncations, autoreset)",
+            "rollout.add(t, obs, max_q, actions, rewards, ends, truncations, autoreset)",
+        ),
+        (
+            "a lost life not terminal, whatever --life-loss-ends-bootstrap says",
+            "ends = terminations | (life_lost & args.life_loss_ends_bootstrap)",
+            "ends = terminations",
+        ),
+        (
+            "the Q(λ) return's sum carried across a lost life",
+            "self.terminated[t], self.ended[t] = terminations, terminations | truncations",
+            "self.terminated[t], self.ended[t] = terminations, truncations",
+        ),
+        (
+            "the termination mask dropped: the return bootstraps through the end of the game",
+            "running = self.rewards[t] + gamma * (1 - self.terminated[t]) * bootstrap",
+            "running = self.rewards[t] + gamma * bootstrap",
+        ),
+        (
+            "a convolution's LayerNorm over the whole image, not each position's channels",
+            "return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)",
+            "return nn.functional.layer_norm(x, x.shape[1:]) * self.weight[:, None, None] + self.bias[:, None, None]",
+        ),
+        (
+            "no LayerNorm in the dense hidden layer",
+            "*torso, nn.Linear(features, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Linear(hidden, n_actions)",
+            "*torso, nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_actions)",
+        ),
+        (
+            "the output layer initialised as a hidden one (He's gain √2)",
+            'nn.init.kaiming_normal_(layer.weight, nonlinearity="linear" if last else "relu")',
+            'nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")',
+        ),
+        (
+            "PyTorch's default biases, not 0",
+            "nn.init.zeros_(layer.bias)",
+            "pass",
+        ),
+        (
+            "pixels not scaled to [0, 1]",
+            "return self.network(x.float() / self.pixel_max)",
+            "return self.network(x.float())",
+        ),
+        (
+            "the evaluation's ε ignored: greedy evaluations whatever --eval-epsilon says",
+            "if rng.random() < epsilon:",
+            "if rng.random() < 0.0:",
+        ),
+        (
+            "MinAtar's screens channels last",
+            "return np.moveaxis(observation, -1, 0)",
+            "return observation",
         ),
     ],
 }

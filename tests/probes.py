@@ -9,6 +9,8 @@ the TD error, for a cross-entropy p − m. So a test reads from the gradients al
 from and with which target, and compares both with values worked out by hand.
 """
 
+import types
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -577,6 +579,9 @@ class ScreenChain(gym.Env):
 
     def __init__(self, lives: bool = False, render_mode=None):
         self.lives, self.render_mode = lives, render_mode
+        self.game = types.SimpleNamespace(
+            last_action=0
+        )  # MinAtar's game, whose sticky action the files reset
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)

@@ -136,6 +136,13 @@ OWN_CASES += [
         MINATAR | {"num_envs": 2, "num_steps": 4, "num_minibatches": 9},
         "--num-minibatches 9 is more than the transitions",
     ),
+    ("pqn_atari", MINATAR | {"q_lambda": 1.5}, "--q-lambda must be in [0, 1], not 1.5"),
+    ("pqn_atari", MINATAR | {"eval_epsilon": -0.5}, "--eval-epsilon must be in [0, 1], not -0.5"),
+    (
+        "pqn_atari",
+        MINATAR | {"num_envs": 2, "num_steps": 4, "num_minibatches": 9},
+        "--num-minibatches 9 is more than the transitions",
+    ),
 ]
 OWN_CASES = [case for case in OWN_CASES if case[0] in SHORT_RUNS]  # the pixel files only with the atari extra
 for name in ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "c51", "rainbow"):  # the files with ε-greedy

@@ -1,9 +1,11 @@
-"""dqn_atari.py and ppo_atari.py: the screens as the papers preprocess them, the papers' networks, a short
+"""dqn_atari.py, ppo_atari.py and pqn_atari.py: the screens as the papers preprocess them, the papers' networks, a short
 run of each file on each Atari game, and a game whose package is missing. Their smoke, determinism, resume
 and bad-input tests are every file's (test_runs.py, test_reliability.py, test_bad_input.py), on MinAtar's
-Breakout; their learning steps are in test_dqn_atari.py and test_ppo_atari.py."""
+Breakout; their learning steps are in test_dqn_atari.py, test_ppo_atari.py and test_pqn.py (pqn_atari's
+screens and lost lives in test_pqn_atari.py)."""
 
 import importlib
+import inspect
 import sys
 from pathlib import Path
 
@@ -12,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from conftest import ATARI_EXTRA, load_algorithm
+from conftest import ATARI_EXTRA, PIXELS, SHORT_RUNS, load_algorithm
 
 pytestmark = pytest.mark.skipif(not ATARI_EXTRA, reason="the atari extra: pip install -e '.[atari]'")
 
 
-@pytest.mark.parametrize("name", ["dqn_atari", "ppo_atari"])
+@pytest.mark.parametrize("name", PIXELS)
 def test_the_atari_screens_are_the_nature_paper_s(name):
     env = load_algorithm(name).make_game("ALE/Breakout-v5")
     assert env.observation_space.shape == (4, 84, 84) and env.observation_space.dtype == np.uint8
@@ -45,7 +47,7 @@ def test_the_atari_screens_are_the_nature_paper_s(name):
     np.testing.assert_array_equal(obs[-1], cv2.resize(last_two, (84, 84), interpolation=cv2.INTER_AREA))
 
 
-@pytest.mark.parametrize("name", ["dqn_atari", "ppo_atari"])
+@pytest.mark.parametrize("name", PIXELS)
 def test_minatar_screens_reach_the_network_channels_first_as_booleans(name):
     env = load_algorithm(name).make_game("MinAtar/SpaceInvaders-v1")
     obs, _ = env.reset(seed=0)
@@ -55,10 +57,119 @@ def test_minatar_screens_reach_the_network_channels_first_as_booleans(name):
     assert env.action_space.n == 4  # -v1: the game's minimal action set
 
 
-@pytest.mark.parametrize("name", ["dqn_atari", "ppo_atari"])
+@pytest.mark.parametrize("name", PIXELS)
+def test_a_minatar_episode_begun_from_a_seed_is_the_same_whatever_was_played_before(name):
+    # MinAtar repeats the last action with probability 0.1 (sticky actions), and keeps that action across
+    # episodes: an evaluation begun from its seed would then depend on the game played before it
+    algorithm = load_algorithm(name)
+
+    def episode(env, seed):  # its screens, ending on action 1 where it began with 0
+        env.reset(seed=seed)
+        return [env.step(step % 3)[0].tobytes() for step in range(11)]
+
+    played_before = algorithm.make_game("MinAtar/Breakout-v1")
+    after_others = [episode(played_before, seed) for seed in range(40)]
+    assert after_others == [episode(algorithm.make_game("MinAtar/Breakout-v1"), seed) for seed in range(40)]
+
+
+class LivesChain(gym.Env):
+    """A MinAtar-sized screen (10×10, 5 channels, the state's channel lit) on a chain 0 → 1 → 2 → 3 → 4 that
+    terminates in state 4, a game of 3 lives that loses one leaving state 0 and one leaving state 2: lives
+    lost twice in one game, with a step between that loses none."""
+
+    observation_space = gym.spaces.Box(0, 1, (10, 10, 5), bool)
+    action_space = gym.spaces.Discrete(2)
+    LIVES = [3, 2, 2, 1, 1]  # in each state
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+        self.game = type(
+            "Game", (), {"last_action": 0}
+        )()  # MinAtar's game, whose sticky action the files reset
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.state = 0
+        return self.observe(), {"lives": self.LIVES[0]}
+
+    def step(self, action):
+        self.state += 1
+        return self.observe(), 1.0, self.state == 4, False, {"lives": self.LIVES[self.state]}
+
+    def observe(self):
+        screen = np.zeros((10, 10, 5), dtype=bool)
+        screen[:, :, self.state] = True
+        return screen
+
+
+gym.register("MinAtar/LivesChain-v0", entry_point=LivesChain)
+STORAGE = {"dqn_atari": "ReplayBuffer", "ppo_atari": "Rollout", "pqn_atari": "Rollout"}
+SHORT = {
+    "dqn_atari": dict(buffer_size=1_000, learning_starts=15, batch_size=4),
+    "ppo_atari": dict(num_envs=1, num_steps=10),
+    "pqn_atari": dict(num_envs=1, num_steps=10, num_minibatches=1),
+}
+
+
+@pytest.mark.parametrize("life_loss", [True, False])
+@pytest.mark.parametrize("name", PIXELS)
+def test_each_lost_life_ends_the_bootstrap_once(name, life_loss, monkeypatch):
+    # every step's `terminations` as the file stores it: a game of 4 steps and the step that resets it, lives
+    # lost at its 1st and 3rd steps; each a terminal state for learning (with the flag), the 2nd step not
+    algorithm = load_algorithm(name)
+    storage = getattr(algorithm, STORAGE[name])
+    stored, real_add = [], storage.add
+
+    def add(self, *args, **kwargs):
+        arguments = inspect.signature(real_add).bind(self, *args, **kwargs).arguments
+        if arguments["terminations"] is not None:  # dqn_atari's buffer begins with the first screens alone
+            stored.append(bool(arguments["terminations"][0]))
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "add", add)
+    settings = SHORT[name] | dict(total_timesteps=20, eval_episodes=1, life_loss_ends_bootstrap=life_loss)
+    algorithm.train(algorithm.Args(env_id="MinAtar/LivesChain-v0", **settings))
+    game = [life_loss, False, life_loss, True, False]
+    assert stored == game * 4
+
+
+class Prefers0(nn.Module):
+    """A network whose greedy action is always 0: Q(s, ·) = (1, 0, 0), or a policy's most probable action."""
+
+    def forward(self, x):
+        return torch.tensor([[1.0, 0.0, 0.0]]).repeat(len(x), 1)
+
+    def greedy(self, x):
+        return torch.zeros(len(x), dtype=torch.long)
+
+
+@pytest.mark.parametrize("name", PIXELS)
+def test_evaluations_play_at_random_with_probability_eval_epsilon(name, monkeypatch):
+    algorithm = load_algorithm(name)
+    envs = algorithm.make_env("MinAtar/Breakout-v1", 1, 0, capture_video=False, video_folder="")
+    played, real_step = [], envs.step
+    monkeypatch.setattr(envs, "step", lambda actions: played.append(int(actions[0])) or real_step(actions))
+    values = {} if name == "ppo_atari" else dict(gamma=0.99)
+    for epsilon in (0.0, 1.0):
+        played.clear()
+        algorithm.evaluate(Prefers0(), envs, 1, 0, torch.device("cpu"), epsilon=epsilon, **values)
+        assert set(played) == ({0} if epsilon == 0.0 else {0, 1, 2}), epsilon
+    # and train() evaluates (and checks) with --eval-epsilon
+    asked, real_evaluate = [], algorithm.evaluate
+
+    def evaluate(*args, **kwargs):
+        asked.append(inspect.signature(real_evaluate).bind(*args, **kwargs).arguments["epsilon"])
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(algorithm, "evaluate", evaluate)
+    algorithm.train(algorithm.Args(**(SHORT_RUNS[name] | dict(eval_epsilon=0.3))))
+    assert asked and set(asked) == {0.3}
+
+
+@pytest.mark.parametrize("name", PIXELS)
 def test_the_networks_are_the_papers(name):
     algorithm = load_algorithm(name)
-    network = algorithm.QNetwork if name == "dqn_atari" else algorithm.ActorCritic
+    network = algorithm.ActorCritic if name == "ppo_atari" else algorithm.QNetwork
     nature = network((4, 84, 84), 4, 255.0)
     convolutions = [m for m in nature.modules() if isinstance(m, nn.Conv2d)]
     shapes = [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convolutions]
@@ -79,15 +190,17 @@ def test_the_networks_are_the_papers(name):
     torch.testing.assert_close(seen[0], torch.ones(1, 4, 84, 84))
 
 
-@pytest.mark.parametrize("name", ["dqn_atari", "ppo_atari"])
+@pytest.mark.parametrize("name", PIXELS)
 @pytest.mark.parametrize("game", ["ALE/Breakout-v5", "ALE/Pong-v5"])
 def test_a_short_run_on_an_atari_game(name, game):
     algorithm = load_algorithm(name)
-    short = (
-        dict(total_timesteps=300, learning_starts=100, buffer_size=1_000, target_network_frequency=50)
-        if name == "dqn_atari"
-        else dict(total_timesteps=256, num_envs=2, num_steps=64)
-    )
+    short = {
+        "dqn_atari": dict(
+            total_timesteps=300, learning_starts=100, buffer_size=1_000, target_network_frequency=50
+        ),
+        "ppo_atari": dict(total_timesteps=256, num_envs=2, num_steps=64),
+        "pqn_atari": dict(total_timesteps=256, num_envs=2, num_steps=64, num_minibatches=4),
+    }[name]
     # one evaluation episode: an untrained policy plays a whole game of it
     summary = algorithm.train(algorithm.Args(env_id=game, seed=1, eval_episodes=1, save_model=True, **short))
     assert len(summary["eval_returns"]) == 1
@@ -95,7 +208,7 @@ def test_a_short_run_on_an_atari_game(name, game):
     assert checkpoint["args"]["env_id"] == game
 
 
-@pytest.mark.parametrize("name", ["dqn_atari", "ppo_atari"])
+@pytest.mark.parametrize("name", PIXELS)
 @pytest.mark.parametrize(
     ("package", "env_id"), [("ale_py", "ALE/Pong-v5"), ("minatar", "MinAtar/Breakout-v1")]
 )
@@ -119,7 +232,7 @@ def test_a_game_without_its_package_is_refused_in_one_line(name, package, env_id
 # MinAtar's Breakout reaches a score a random policy does not (it scores well under 1 a game).
 # dqn_atari's (about a minute on a quiet core, 100k steps with an update every 4) is under -m slow: the default
 # suite holds its update by hand (test_dqn_atari.py), and its sweep shows it learning every game.
-MINATAR_LEARNING = {"dqn_atari": (100_000, 3.0), "ppo_atari": (100_000, 3.0)}
+MINATAR_LEARNING = {"dqn_atari": (100_000, 3.0), "ppo_atari": (100_000, 3.0), "pqn_atari": (100_000, 3.0)}
 
 
 @pytest.mark.parametrize(
@@ -135,12 +248,12 @@ def test_learns_minatar_breakout_with_its_settings(name):
 
     algorithm = load_algorithm(name)
     flags = run.HYPERPARAMETERS[(name, "MinAtar/Breakout-v1")]
-    settings = {
-        key.removeprefix("--").replace("-", "_"): value for key, value in zip(flags[::2], flags[1::2])
-    }
     args = algorithm.Args(env_id="MinAtar/Breakout-v1", seed=1)
-    for key, value in settings.items():
-        setattr(args, key, type(getattr(args, key))(value))
+    for flag, value in zip(flags, [*flags[1:], "--"]):  # each flag with the word after it: its value, or none
+        if flag.startswith("--"):
+            key = flag.removeprefix("--").replace("-", "_")
+            default = getattr(args, key)
+            setattr(args, key, True if isinstance(default, bool) else type(default)(value))  # a switch: on
     args.total_timesteps, bar = MINATAR_LEARNING[name]
     summary = algorithm.train(args)
     assert np.mean(summary["eval_returns"]) >= bar, summary["eval_returns"]

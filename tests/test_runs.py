@@ -65,6 +65,7 @@ ALGORITHM_TAGS = {
     "a3c": {"losses/policy_loss", "losses/value_loss", "losses/entropy"},
     "pqn": DQN_TAGS,
     "dqn_atari": DQN_TAGS,
+    "pqn_atari": DQN_TAGS,
     "ppo_atari": {
         "losses/policy_loss",
         "losses/value_loss",
