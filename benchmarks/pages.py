@@ -586,8 +586,9 @@ def minatar_table(name: str) -> str:
     rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
     lines = [
         "| game | seeds run | final evaluation of each seed | mean over the seeds | ≥ the paper's DQN "
+        "| the last 10 training returns, mean over the seeds "
         "| the MinAtar paper's DQN at 5M frames | gymnax's PPO | steps/s, median | minutes a run, median |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for game in run.MINATAR_GAMES:
         settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
@@ -597,11 +598,13 @@ def minatar_table(name: str) -> str:
         )
         finals = [r["eval_mean"] for r in runs if r["returncode"] == 0]
         mean = float(np.mean(finals)) if finals else None
+        training = [np.mean([p[2] for p in r["curve"][-10:]]) for r in runs if r["returncode"] == 0]
         short = game.split("/")[1].removesuffix("-v1")
         lines.append(
             f"| {short} | {', '.join(str(r['seed']) for r in runs) or '–'} "
             f"| {', '.join(number(f) for f in finals) or '–'} | {number(mean) if finals else '–'} "
-            f"| {('yes' if mean >= MINATAR_DQN[game] else 'no') if finals else '–'} | ≈ {MINATAR_DQN[game]} "
+            f"| {('yes' if mean >= MINATAR_DQN[game] else 'no') if finals else '–'} "
+            f"| {number(float(np.mean(training))) if training else '–'} | ≈ {MINATAR_DQN[game]} "
             f"| {GYMNAX_PPO_RETURNS.get(game, '–')} "
             f"| {number(float(np.median([r['sps'] for r in runs])), 0) if runs else '–'} "
             f"| {number(float(np.median([r['wall_seconds'] for r in runs])) / 60) if runs else '–'} |"
@@ -618,7 +621,9 @@ def minatar_table(name: str) -> str:
         "run so far). "
         f"{int(budget['--total-timesteps']):,} steps a run (MinAtar has no frame skip: a step is a frame), one run at a "
         "time on a CPU core beside another sweep. The final evaluation is the mean of 10 episodes played ε-greedily "
-        "with ε = 0.05. The paper's DQN ran 5M frames with all 6 actions; gymnax's PPO figures are of checkpoints of "
+        "with ε = 0.05, and it is what is held to the paper's DQN; the training returns are played at the run's own "
+        "exploration (dqn_atari's ε = 0.01, pqn_atari's 0.05, ppo_atari's sampled policy). The paper's curves are of "
+        "training episodes at its ε = 0.1. The paper's DQN ran 5M frames with all 6 actions; gymnax's PPO figures are of checkpoints of "
         "its own budget. Sources: "
         f"[{MINATAR_PAPER[0]}]({MINATAR_PAPER[1]}); [{GYMNAX_PPO[0]}]({GYMNAX_PPO[1]}). The paper's figures were read "
         "off its plotted curves to the nearest unit, so a mean within a unit or two of one is a tie.*"
@@ -729,6 +734,8 @@ def pixel_cost(name: str) -> str:
     if not path.exists():
         return "*Not measured yet: `python benchmarks/pixels_cost.py`.*"
     measured = json.loads(path.read_text())
+    if not any(m["file"] == name for m in measured["steps"]):
+        return f"*Not measured yet: `python benchmarks/pixels_cost.py --files {name}`.*"
     lines = [
         "| task | steps/s | the environment | acting | the update and the rest |",
         "|---|---|---|---|---|",
@@ -739,9 +746,10 @@ def pixel_cost(name: str) -> str:
                 f"| {m['env_id']} | {number(m['steps_per_second'], 0)} | {number(100 * m['environment'], 0)}% "
                 f"| {number(100 * m['acting'], 0)}% | {number(100 * m['update_and_rest'], 0)}% |"
             )
+    steps = {m["env_id"]: m["steps"] for m in measured["steps"] if m["file"] == name}
     text = "\n".join(lines) + (
-        "\n\n*Shares of the seconds of a short run, 20,000 steps on MinAtar and 3,000 on Atari, its start-up "
-        "included (`benchmarks/pixels_cost.py`, one process at a time, on a machine busy with other runs): the "
+        f"\n\n*Shares of the seconds of a short run, {steps['MinAtar/Breakout-v1']:,} steps on MinAtar and "
+        f"{steps['ALE/Breakout-v5']:,} on Atari, its start-up included (`benchmarks/pixels_cost.py`, one process at a time, on a machine busy with other runs): the "
         "shares hold; its steps per second are not a whole run's (the results' tables have those).*"
     )
     if name == "dqn_atari":

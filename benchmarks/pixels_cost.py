@@ -1,10 +1,11 @@
 """What a step of the pixel files costs, and where it goes; what a million Atari frames take in memory.
 
-    python benchmarks/pixels_cost.py            # writes benchmarks/results/pixels_cost.json
+    python benchmarks/pixels_cost.py                    # writes benchmarks/results/pixels_cost.json
+    python benchmarks/pixels_cost.py --files pqn_atari  # measures one file again, keeping the others'
 
 Each measurement runs in a process of its own, one at a time:
 
-- for dqn_atari.py and ppo_atari.py on MinAtar's Breakout and on Atari's: a short run in-process, its
+- for each pixel file on MinAtar's Breakout and on Atari's: a short run in-process, its
   settings those of run.py for MinAtar and the defaults on Atari (learning from the start), with the
   vector env's `step` and the network's calls on one batch of observations (acting) timed as they
   happen; the rest of a step's time is the update (sampling, the forward and backward passes, Adam)
@@ -24,7 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 OUT = ROOT / "benchmarks" / "results" / "pixels_cost.json"
+FILES = ("dqn_atari", "ppo_atari", "pqn_atari")
 STEPS = {"MinAtar/Breakout-v1": 20_000, "ALE/Breakout-v5": 3_000}
+# pqn_atari's Atari rollouts are 128 envs × 32 steps: two of them
+AT_LEAST = {("pqn_atari", "ALE/Breakout-v5"): 8_192}
 
 
 def load(name: str):
@@ -52,7 +56,7 @@ def step_cost(name: str, env_id: str) -> dict:
         return result
 
     gym.vector.SyncVectorEnv.step = timed_step
-    network = algorithm.QNetwork if name == "dqn_atari" else algorithm.ActorCritic
+    network = algorithm.ActorCritic if name == "ppo_atari" else algorithm.QNetwork
     real_forward = network.forward
 
     def timed_forward(self, x):  # acting: the training envs' batch, outside any gradient
@@ -63,17 +67,14 @@ def step_cost(name: str, env_id: str) -> dict:
         return result
 
     network.forward = timed_forward
-    flags = dict(
-        zip(
-            run.HYPERPARAMETERS.get((name, env_id), [])[::2],
-            run.HYPERPARAMETERS.get((name, env_id), [])[1::2],
-        )
-    )
-    settings = {key.removeprefix("--").replace("-", "_"): value for key, value in flags.items()}
     args = algorithm.Args(env_id=env_id, eval_episodes=1)
-    for key, value in settings.items():
-        setattr(args, key, type(getattr(args, key))(value))
-    args.total_timesteps = STEPS[env_id]
+    flags = run.HYPERPARAMETERS.get((name, env_id), [])
+    for flag, value in zip(flags, [*flags[1:], "--"]):  # each flag with the word after it: its value, or none
+        if flag.startswith("--"):
+            key = flag.removeprefix("--").replace("-", "_")
+            default = getattr(args, key)
+            setattr(args, key, True if isinstance(default, bool) else type(default)(value))  # a switch: on
+    args.total_timesteps = AT_LEAST.get((name, env_id), STEPS[env_id])
     if name == "dqn_atari":  # learning from the start, with a buffer the short run fills
         args.learning_starts, args.buffer_size = 1_000, 100_000
     start = time.perf_counter()
@@ -125,22 +126,27 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--one", nargs="*", help=argparse.SUPPRESS)  # a measurement, in its own process
+    parser.add_argument(
+        "--files", nargs="+", choices=FILES, default=FILES, help="the files to measure (default: all)"
+    )
     opts = parser.parse_args()
     if opts.one is not None:
         result = buffer_memory() if opts.one == ["buffer"] else step_cost(*opts.one)
         print(json.dumps(result))
         return
-    results = {"steps": [], "buffer": None}
-    for name in ("dqn_atari", "ppo_atari"):
+    results = json.loads(OUT.read_text()) if OUT.exists() else {"steps": [], "buffer": None}
+    results["steps"] = [m for m in results["steps"] if m["file"] not in opts.files]  # the others' kept
+    for name in opts.files:
         for env_id in STEPS:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", name, env_id], capture_output=True, text=True, cwd="/tmp"
             )
             results["steps"].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(results["steps"][-1], flush=True)
-    out = subprocess.run([sys.executable, __file__, "--one", "buffer"], capture_output=True, text=True)
-    results["buffer"] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(results["buffer"])
+    if "dqn_atari" in opts.files:
+        out = subprocess.run([sys.executable, __file__, "--one", "buffer"], capture_output=True, text=True)
+        results["buffer"] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(results["buffer"])
     OUT.write_text(json.dumps(results, indent=1) + "\n")
 
 

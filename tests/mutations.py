@@ -1798,11 +1798,6 @@ MUTATIONS = {
             "ends = terminations",
         ),
         (
-            "the Q(λ) return's sum carried across a lost life",
-            "self.terminated[t], self.ended[t] = terminations, terminations | truncations",
-            "self.terminated[t], self.ended[t] = terminations, truncations",
-        ),
-        (
             "the termination mask dropped: the return bootstraps through the end of the game",
             "running = self.rewards[t] + gamma * (1 - self.terminated[t]) * bootstrap",
             "running = self.rewards[t] + gamma * bootstrap",
@@ -1847,6 +1842,13 @@ MUTATIONS = {
 
 # Changes tried and left out, because they make no difference to what is learned: (file, change, why).
 NOT_BUGS = [
+    (
+        "pqn",
+        "ended_t = truncated_t alone, a termination left out of it (and the same in pqn_atari.py, where a lost "
+        "life is a termination)",
+        "a terminated step's return is r_t alone: (1 − terminated_t) multiplies the bracket that (1 − ended_t) is "
+        "in, so ended_t only matters where terminated_t is 0, and there the two agree",
+    ),
     (
         "dqn",
         "F.huber_loss(td_target, q_taken, ...), the arguments swapped",
