@@ -5,7 +5,7 @@ Learning", ICLR 2025, with the settings of its Atari and MinAtar runs; MinAtar i
 
 This is pqn.py, whose update it keeps (read it first):
 
-    G_t  = clip(r_t) + γ (1 − d_t) [ max_a Q(s_{t+1}, a) + λ (1 − ended_t) (G_{t+1} − max_a Q(s_{t+1}, a)) ]
+    G_t  = clip(r_t) + γ (1 − d_t) [ max_a Q(s_{t+1}, a) + λ (1 − e_t) (G_{t+1} − max_a Q(s_{t+1}, a)) ]
     L(θ) = ½ mean over the minibatch of (Q_θ(s_t, a_t) − G_t)²                      clip(r) = sign(r)
 
 with what learning from the screen adds, dqn_atari.py's (its docstring says why):
@@ -16,14 +16,19 @@ with what learning from the screen adds, dqn_atari.py's (its docstring says why)
   channels first. Pixels are divided by their largest value.
 - The network is the Nature network (or the MinAtar paper's on MinAtar) with a LayerNorm before
   every ReLU, as pqn.py's: after a convolution it normalises each position's channels, as the
-  paper's code does (its layers see images channels last); the weights are drawn He-normal, the
-  paper's, with biases 0, and the output layer's at the scale 1/√fan_in.
+  paper's code does (its layers see images channels last). The weights are drawn as the paper's code
+  draws them, from a normal cut at two standard deviations (and widened to keep its variance), of
+  variance 2 / fan_in (He's) before a ReLU and 1 / fan_in at the output; the biases are 0.
 - Rewards are clipped to their sign for learning; the logged return is the game's score.
-- d_t is 1 where the game ended or, with `life_loss_ends_bootstrap`, a life was lost: the sum of
-  the Q(λ) return stops there too (ended_t), and the game goes on.
+- d_t is 1 where the game terminated (not where its time limit cut it: a truncated game bootstraps
+  from the screen where it was cut) or, with `life_loss_ends_bootstrap`, a life was lost, and the
+  game goes on; e_t is 1 where d_t is or the game was truncated: the sum of the Q(λ) return stops
+  there (pqn.py's terminated_t and ended_t).
 - The paper's Atari settings: 128 envs × 32 steps, 2 epochs of 32 minibatches, a learning rate of
   2.5e-4 held constant, ε falling to 0.001 over the first tenth of the run, λ = 0.65, the gradient
   clipped to a norm of 10. Its MinAtar settings are in benchmarks/run.py (docs/algorithms/pqn_atari.md).
+  Its Atari games were not these: envpool's, without sticky actions (v5 here repeats the previous
+  action at a quarter of the emulator's frames, as dqn_atari.py says) and pressing FIRE at each reset.
 
 Evaluations play the greedy action, but a random one with probability `eval_epsilon`: a policy
 that never presses FIRE could otherwise wait for the rest of a game.
@@ -262,10 +267,12 @@ class QNetwork(nn.Module):
         self.network = nn.Sequential(
             *torso, nn.Linear(features, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Linear(hidden, n_actions)
         )
-        for layer in self.network:  # He-normal before a ReLU; std 1/√fan_in at the output
+        for layer in self.network:  # variance 2 / fan_in before a ReLU (He's), 1 / fan_in at the output
             if isinstance(layer, (nn.Conv2d, nn.Linear)):
-                last = layer is self.network[-1]
-                nn.init.kaiming_normal_(layer.weight, nonlinearity="linear" if last else "relu")
+                scale = 1.0 if layer is self.network[-1] else 2.0
+                # a normal cut at ±2 of its σ has 0.8796² of its variance: σ widened to keep scale / fan_in
+                std = (scale / layer.weight[0].numel()) ** 0.5 / 0.87962566103423978
+                nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
                 nn.init.zeros_(layer.bias)
         self.pixel_max = pixel_max
 

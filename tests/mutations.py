@@ -1813,9 +1813,29 @@ MUTATIONS = {
             "*torso, nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_actions)",
         ),
         (
-            "the output layer initialised as a hidden one (He's gain √2)",
-            'nn.init.kaiming_normal_(layer.weight, nonlinearity="linear" if last else "relu")',
-            'nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")',
+            "the output layer initialised as a hidden one (variance 2 / fan_in)",
+            "scale = 1.0 if layer is self.network[-1] else 2.0",
+            "scale = 2.0",
+        ),
+        (
+            "the weights drawn from a normal not cut at two standard deviations",
+            "nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)",
+            "nn.init.normal_(layer.weight, std=std)",
+        ),
+        (
+            "the cut normal not widened: its variance 0.77 of He's",
+            "std = (scale / layer.weight[0].numel()) ** 0.5 / 0.87962566103423978",
+            "std = (scale / layer.weight[0].numel()) ** 0.5",
+        ),
+        (
+            "the evaluation's discounted return of the game's rewards, not Q's clipped ones",
+            "discounted_return += discount * float(np.sign(rewards[0]))",
+            "discounted_return += discount * float(rewards[0])",
+        ),
+        (
+            "the evaluation's discounted return carried past a lost life",
+            "discount = 0.0  # what Q estimates ends here",
+            "pass  # what Q estimates ends here",
         ),
         (
             "PyTorch's default biases, not 0",

@@ -150,6 +150,7 @@ def test_a_million_atari_frames_take_at_most_eight_gigabytes():
     assert stored <= 8e9
 
 
+@pytest.mark.parametrize("name", ["dqn_atari", "pqn_atari"])  # pqn_atari's evaluation is this one
 @pytest.mark.parametrize(
     ("env_id", "life_loss", "expected"),
     [
@@ -158,8 +159,10 @@ def test_a_million_atari_frames_take_at_most_eight_gigabytes():
         ("MinAtar/ScreenChainLives-v0", False, 1 + 0.5 * 1),
     ],
 )
-def test_the_evaluation_s_discounted_return_is_what_q_estimates(monkeypatch, env_id, life_loss, expected):
-    dqn = load_algorithm("dqn_atari")
+def test_the_evaluation_s_discounted_return_is_what_q_estimates(
+    monkeypatch, name, env_id, life_loss, expected
+):
+    dqn = load_algorithm(name)
     screen_tables(dqn, monkeypatch, Q, Q_TARGET)
     network = dqn.QNetwork()
     envs = dqn.make_env(env_id, 1, 0, False, "")

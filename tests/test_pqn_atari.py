@@ -77,16 +77,21 @@ def test_after_a_convolution_each_position_s_channels_are_normalised():
     torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_the_weights_are_he_normal_the_output_s_at_1_over_root_fan_in_and_the_biases_0():
+def test_the_weights_are_drawn_as_the_paper_s_code_draws_them_and_the_biases_are_0():
+    # flax's he_normal (lecun_normal at the output): a normal cut at ±2 of its σ, widened by 1 / 0.8796 so that
+    # the variance is 2 / fan_in (1 / fan_in at the output); no weight beyond 2 / 0.8796 = 2.27 of the std
     torch.manual_seed(0)
     network = load_algorithm("pqn_atari").QNetwork((4, 84, 84), 18, 255.0)
     layers = [layer for layer in network.network if isinstance(layer, nn.Conv2d | nn.Linear)]
     for layer in layers:
-        fan_in = layer.weight[0].numel()
-        gain = 1.0 if layer is layers[-1] else 2**0.5  # the output layer is no ReLU's input
+        scale = 1.0 if layer is layers[-1] else 2.0  # the output layer is no ReLU's input
+        std = (scale / layer.weight[0].numel()) ** 0.5
         weights = layer.weight.detach()
-        assert weights.mean().abs() < 0.05 * gain / fan_in**0.5
-        assert weights.std().item() == pytest.approx(gain / fan_in**0.5, rel=0.05), layer
+        assert weights.mean().abs() < 0.05 * std
+        assert weights.std().item() == pytest.approx(std, rel=0.05), layer
+        assert 2.15 * std < weights.abs().max() <= 2 / 0.87962566 * std * (1 + 1e-6), (
+            layer
+        )  # cut, not uniform
         assert not layer.bias.any()
 
 
