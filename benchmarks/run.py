@@ -233,6 +233,11 @@ def machine(workers: int) -> dict:
     }
 
 
+# The files whose runs save their final network (runs/<name>/<file>.pt in the run's work directory), not a
+# setting: a run's hours are not spent again to evaluate its policy another way
+KEEP_THE_MODEL = ("dqn_atari", "ppo_atari", "pqn_atari")
+
+
 def launch(command: list[str], work_dir: Path) -> tuple[dict, float]:
     """Run `command` in a fresh `work_dir`, its output into output.log; return its exit status, wall
     seconds and peak memory, and the time it was launched."""
@@ -263,7 +268,9 @@ def run_one(
         "--seed",
         str(seed),
     ]
-    figures, launched = launch(command + settings, work_dir)
+    # the pixel files' runs are long: their networks kept in the work directory, to evaluate again later
+    keep = ["--save-model"] if algorithm in KEEP_THE_MODEL else []
+    figures, launched = launch(command + settings + keep, work_dir)
     result = {
         "algorithm": algorithm,
         "env_id": env_id,
