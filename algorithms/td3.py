@@ -479,8 +479,9 @@ MAY_CHANGE_ON_RESUME = (
     "total_timesteps", "cuda", "track", "wandb_project_name", "wandb_entity", "capture_video",
     "save_model", "save_buffer", "checkpoint_frequency", "eval_frequency", "resume",
 )  # fmt: skip
-# What --evaluate takes from the command line; every other argument is the checkpoint's.
-MAY_CHANGE_ON_EVALUATE = ("eval_episodes", "capture_video", "cuda", "track", "evaluate")
+# What --evaluate takes from the command line (how to evaluate: the pixel files' ε too); every other argument is the
+# checkpoint's.
+MAY_CHANGE_ON_EVALUATE = ("eval_episodes", "eval_epsilon", "capture_video", "cuda", "track", "evaluate")
 
 
 def fail(message: str, status: int = 2):

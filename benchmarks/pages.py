@@ -578,6 +578,11 @@ def published(name: str, env_id: str) -> str:
     return "To place it: " + "\n\n" + "\n".join(lines)
 
 
+def versus_the_paper(mean: float, bar: float) -> str:
+    """yes or no against the MinAtar paper's DQN, and a tie where the mean is within the reading's 2 units."""
+    return ("yes" if mean >= bar else "no") + (" (a tie: within 2)" if abs(mean - bar) <= 2 else "")
+
+
 @placeholder
 def minatar_table(name: str) -> str:
     """A file's runs on MinAtar's five games with its settings of run.py, game by game, beside the MinAtar
@@ -585,7 +590,7 @@ def minatar_table(name: str) -> str:
     sweep = f"{name}_minatar"
     rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
     lines = [
-        "| game | seeds run | final evaluation of each seed | mean over the seeds | ≥ the paper's DQN "
+        "| game | seeds run | final evaluation of each seed | mean over the seeds | ≥ the MinAtar paper's DQN "
         "| the last 10 training returns, mean over the seeds "
         "| the MinAtar paper's DQN at 5M frames | gymnax's PPO | steps/s, median | minutes a run, median |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -603,7 +608,7 @@ def minatar_table(name: str) -> str:
         lines.append(
             f"| {short} | {', '.join(str(r['seed']) for r in runs) or '–'} "
             f"| {', '.join(number(f) for f in finals) or '–'} | {number(mean) if finals else '–'} "
-            f"| {('yes' if mean >= MINATAR_DQN[game] else 'no') if finals else '–'} "
+            f"| {versus_the_paper(mean, MINATAR_DQN[game]) if finals else '–'} "
             f"| {number(float(np.mean(training))) if training else '–'} | ≈ {MINATAR_DQN[game]} "
             f"| {GYMNAX_PPO_RETURNS.get(game, '–')} "
             f"| {number(float(np.median([r['sps'] for r in runs])), 0) if runs else '–'} "
@@ -621,12 +626,12 @@ def minatar_table(name: str) -> str:
         "run so far). "
         f"{int(budget['--total-timesteps']):,} steps a run (MinAtar has no frame skip: a step is a frame), one run at a "
         "time on a CPU core beside another sweep. The final evaluation is the mean of 10 episodes played ε-greedily "
-        "with ε = 0.05, and it is what is held to the paper's DQN; the training returns are played at the run's own "
+        "with ε = 0.05, and it is what is held to the MinAtar paper's DQN; the training returns are played at the run's own "
         "exploration (dqn_atari's ε = 0.01, pqn_atari's 0.05, ppo_atari's sampled policy). The paper's curves are of "
         "training episodes at its ε = 0.1. The paper's DQN ran 5M frames with all 6 actions; gymnax's PPO figures are of checkpoints of "
         "its own budget. Sources: "
         f"[{MINATAR_PAPER[0]}]({MINATAR_PAPER[1]}); [{GYMNAX_PPO[0]}]({GYMNAX_PPO[1]}). The paper's figures were read "
-        "off its plotted curves to the nearest unit, so a mean within a unit or two of one is a tie.*"
+        "off its plotted curves to the nearest unit, so a mean within 2 of one is marked a tie.*"
     )
 
 
@@ -646,9 +651,10 @@ def pqn_beside_dqn_minatar() -> str:
         return float(np.mean(returns)) if returns else None
 
     lines = [
-        "| game | seeds (dqn, pqn) | final evaluation: dqn_atari | pqn_atari | minutes a run: dqn_atari "
-        "| pqn_atari | at pqn_atari's minutes: dqn_atari's steps | its last 10 training returns "
-        "| pqn_atari's last 10 training returns |",
+        "| game | seeds run (dqn_atari, pqn_atari) | final evaluation at 2M steps, dqn_atari "
+        "| final evaluation at 2M steps, pqn_atari | minutes a run, dqn_atari | minutes a run, pqn_atari "
+        "| dqn_atari's steps by pqn_atari's minutes | last 10 training returns by then, dqn_atari "
+        "| last 10 training returns by then, pqn_atari |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for game in run.MINATAR_GAMES:
@@ -785,7 +791,7 @@ FILES = {
     "sac": "soft actor-critic: maximum entropy, α learned",
     "dqn_atari": "dqn.py on pixels: the Atari games and MinAtar, each frame stored once",
     "ppo_atari": "ppo.py on pixels: the Atari games and MinAtar, one convolutional torso",
-    "pqn_atari": "pqn.py on pixels: the Atari games and MinAtar, LayerNorm after each convolution",
+    "pqn_atari": "pqn.py on pixels: the Atari games and MinAtar, a LayerNorm before each ReLU",
 }
 
 
@@ -799,13 +805,19 @@ def main_task(name: str) -> str:
     )
 
 
+def interval(s: dict) -> str:
+    """A summary's 95% CI, or that one seed gives none."""
+    return "(1 seed: no interval)" if s["seeds"] == 1 else f"[{number(s['ci'][0])}, {number(s['ci'][1])}]"
+
+
 @placeholder
 def overview(readme: bool = False) -> str:
     """Every file: what it is, and on the task its defaults are tuned for, how many seeds it solved, the
     IQM of its final greedy evaluations, and its median steps and seconds to the threshold. On the site
     a file's name links to its page; in the README to the file, and its page is linked beside."""
     lines = [
-        "| file | what it is | task | seeds solved (≥ −200 on Pendulum; on MinAtar, ≥ the MinAtar paper's DQN) | final greedy evaluation, IQM [95% CI] "
+        "| file | what it is | task | seeds solved (≥ −200 on Pendulum; on MinAtar, ≥ the MinAtar paper's DQN) "
+        "| final evaluation (greedy; ε = 0.05 on pixels), IQM [95% CI] "
         "| steps to the threshold, median over the seeds solved | seconds, median | sweep |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -822,7 +834,7 @@ def overview(readme: bool = False) -> str:
         s = summary(name, env_id)
         lines.append(
             f"| {link} | {what} | {env_id} | {s['passed']} of {s['seeds']} "
-            f"| {number(s['iqm'])} [{number(s['ci'][0])}, {number(s['ci'][1])}] "
+            f"| {number(s['iqm'])} {interval(s)} "
             f"| {number(np.median(s['steps']), 0) if s['steps'] else '–'} "
             f"| {number(np.median(s['seconds'])) if s['seconds'] else '–'} | `{s['sweep']}` |"
         )
@@ -1067,7 +1079,12 @@ def draw_curves(name: str, env_id: str, path: Path):
         values = report.running_mean_curves(runs, column, grid)
         with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
             __import__("warnings").simplefilter("ignore", RuntimeWarning)
-            ax.plot(grid, np.nanmedian(values, axis=0), color="C0", label=f"median of {len(runs)} seeds")
+            ax.plot(
+                grid,
+                np.nanmedian(values, axis=0),
+                color="C0",
+                label=f"median of {len(runs)} seed{'s' * (len(runs) != 1)}",
+            )
             ax.fill_between(
                 grid, np.nanmin(values, axis=0), np.nanmax(values, axis=0), alpha=0.25, color="C0"
             )
@@ -1116,16 +1133,19 @@ def draw_task(env_id: str, path: Path):
             where="post",
             color=colour(i),
             linestyle=("-", "--")[i // 10 % 2],
-            label=f"{name} ({len(runs)} seeds)",
+            label=f"{name} ({len(runs)} seed{'s' * (len(runs) != 1)})",
         )
     axes[0].set_yticks(range(len(names)), [f"{name}.py" for name in names])
     axes[0].invert_yaxis()
-    axes[0].set_xlabel("final greedy evaluation: IQM and 95% CI")
+    pixels = env_id.startswith("MinAtar/")  # evaluated ε-greedily; held to the MinAtar paper's DQN
+    axes[0].set_xlabel(f"final {'evaluation (ε = 0.05)' if pixels else 'greedy evaluation'}: IQM and 95% CI")
     target = threshold_of(env_id) if threshold_of(env_id) is not None else BARS.get(env_id)
     if target is not None:
         axes[0].axvline(target, color="grey", linestyle="--", linewidth=1)
     axes[1].set_xlabel("environment steps")
-    axes[1].set_ylabel("share of seeds whose training\nreturns reached the threshold")
+    axes[1].set_ylabel(
+        f"share of seeds whose training\nreturns reached {'the bar' if pixels else 'the threshold'}"
+    )
     axes[1].set_ylim(0, 1.02)
     axes[1].legend(fontsize=7, loc="lower right")
     for ax in axes:

@@ -162,8 +162,12 @@ def test_evaluations_play_at_random_with_probability_eval_epsilon(name, monkeypa
         return real_evaluate(*args, **kwargs)
 
     monkeypatch.setattr(algorithm, "evaluate", evaluate)
-    algorithm.train(algorithm.Args(**(SHORT_RUNS[name] | dict(eval_epsilon=0.3))))
+    summary = algorithm.train(algorithm.Args(**(SHORT_RUNS[name] | dict(eval_epsilon=0.3, save_model=True))))
     assert asked and set(asked) == {0.3}
+    # and --evaluate plays its checkpoint with the ε it is given, not the run's
+    asked.clear()
+    algorithm.train(algorithm.Args(evaluate=summary["model_path"], eval_epsilon=0.7, eval_episodes=1))
+    assert asked == [0.7]
 
 
 @pytest.mark.parametrize("name", PIXELS)
