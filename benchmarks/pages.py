@@ -589,11 +589,16 @@ def minatar_table(name: str) -> str:
     paper's DQN and gymnax's PPO: the sweep goes on where it stopped, and a game's row fills as its seeds end."""
     sweep = f"{name}_minatar"
     rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
+    again = (
+        RESULTS / f"{sweep}_reevaluated.jsonl"
+    )  # benchmarks/reevaluate.py: the saved networks at the paper's ε
+    again = [json.loads(line) for line in again.read_text().splitlines()] if again.exists() else []
     lines = [
         "| game | seeds run | final evaluation of each seed | mean over the seeds | ≥ the MinAtar paper's DQN "
         "| the last 10 training returns, mean over the seeds "
+        "| at the paper's ε = 0.1, 100 episodes: the seeds' mean (seeds) "
         "| the MinAtar paper's DQN at 5M frames | gymnax's PPO | steps/s, median | minutes a run, median |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for game in run.MINATAR_GAMES:
         settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
@@ -604,12 +609,20 @@ def minatar_table(name: str) -> str:
         finals = [r["eval_mean"] for r in runs if r["returncode"] == 0]
         mean = float(np.mean(finals)) if finals else None
         training = [np.mean([p[2] for p in r["curve"][-10:]]) for r in runs if r["returncode"] == 0]
+        at_01 = {
+            r["seed"]: r["mean"]
+            for r in again
+            if (r["algorithm"], r["env_id"], r["settings"], r["eval_epsilon"], r["eval_episodes"])
+            == (name, game, settings, 0.1, 100)
+        }
         short = game.split("/")[1].removesuffix("-v1")
         lines.append(
             f"| {short} | {', '.join(str(r['seed']) for r in runs) or '–'} "
             f"| {', '.join(number(f) for f in finals) or '–'} | {number(mean) if finals else '–'} "
             f"| {versus_the_paper(mean, MINATAR_DQN[game]) if finals else '–'} "
-            f"| {number(float(np.mean(training))) if training else '–'} | ≈ {MINATAR_DQN[game]} "
+            f"| {number(float(np.mean(training))) if training else '–'} "
+            f"| {f'{number(float(np.mean(list(at_01.values()))))} ({len(at_01)})' if at_01 else '–'} "
+            f"| ≈ {MINATAR_DQN[game]} "
             f"| {GYMNAX_PPO_RETURNS.get(game, '–')} "
             f"| {number(float(np.median([r['sps'] for r in runs])), 0) if runs else '–'} "
             f"| {number(float(np.median([r['wall_seconds'] for r in runs])) / 60) if runs else '–'} |"
@@ -628,7 +641,8 @@ def minatar_table(name: str) -> str:
         "time on a CPU core beside another sweep. The final evaluation is the mean of 10 episodes played ε-greedily "
         "with ε = 0.05, and it is what is held to the MinAtar paper's DQN; the training returns are played at the run's own "
         "exploration (dqn_atari's ε = 0.01, pqn_atari's 0.05, ppo_atari's sampled policy). The paper's curves are of "
-        "training episodes at its ε = 0.1. The paper's DQN ran 5M frames with all 6 actions; gymnax's PPO figures are of checkpoints of "
+        "training episodes at its ε = 0.1: each run's final network played again at that ε, 100 episodes "
+        "(`benchmarks/reevaluate.py`, where the run kept its network), sets it beside them like for like. The paper's DQN ran 5M frames with all 6 actions; gymnax's PPO figures are of checkpoints of "
         "its own budget. Sources: "
         f"[{MINATAR_PAPER[0]}]({MINATAR_PAPER[1]}); [{GYMNAX_PPO[0]}]({GYMNAX_PPO[1]}). The paper's figures were read "
         "off its plotted curves to the nearest unit, so a mean within 2 of one is marked a tie.*"

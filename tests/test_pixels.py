@@ -6,6 +6,7 @@ screens and lost lives in test_pqn_atari.py)."""
 
 import importlib
 import inspect
+import json
 import sys
 from pathlib import Path
 
@@ -261,3 +262,33 @@ def test_learns_minatar_breakout_with_its_settings(name):
     args.total_timesteps, bar = MINATAR_LEARNING[name]
     summary = algorithm.train(args)
     assert np.mean(summary["eval_returns"]) >= bar, summary["eval_returns"]
+
+
+def test_a_saved_network_evaluated_again_as_its_run_did_gives_its_final_evaluation(tmp_path, monkeypatch):
+    # benchmarks/reevaluate.py plays a sweep's saved networks again with their files' --evaluate: at the run's
+    # own ε and episodes, the same returns as the run's final evaluation; a run without its network is skipped
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import reevaluate
+
+    monkeypatch.setattr(reevaluate, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(reevaluate, "WORK", tmp_path / "work")
+    (tmp_path / "results").mkdir()
+    algorithm = load_algorithm("pqn_atari")
+    rows = []
+    for seed in (1, 2):
+        work_dir = tmp_path / "work" / "sweep" / f"pqn_atari__MinAtar-Breakout-v1__{seed}"
+        work_dir.mkdir(parents=True)
+        monkeypatch.chdir(work_dir)
+        summary = algorithm.train(
+            algorithm.Args(**(SHORT_RUNS["pqn_atari"] | dict(seed=seed, save_model=True)))
+        )
+        rows.append(
+            dict(algorithm="pqn_atari", env_id="MinAtar/Breakout-v1", seed=seed, settings="", returncode=0)
+        )
+        rows[-1]["eval_returns"] = summary["eval_returns"]
+    (tmp_path / "work" / "sweep" / "pqn_atari__MinAtar-Breakout-v1__2" / summary["model_path"]).unlink()
+    (tmp_path / "results" / "sweep.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    reevaluate.main(["--sweep", "sweep", "--eval-epsilon", "0.05", "--eval-episodes", "2"])
+    (again,) = [json.loads(line) for line in (tmp_path / "results" / "sweep_reevaluated.jsonl").open()]
+    assert (again["seed"], again["eval_epsilon"], again["eval_episodes"]) == (1, 0.05, 2)
+    assert again["returns"] == rows[0]["eval_returns"]
