@@ -589,9 +589,8 @@ def minatar_table(name: str) -> str:
     paper's DQN and gymnax's PPO: the sweep goes on where it stopped, and a game's row fills as its seeds end."""
     sweep = f"{name}_minatar"
     rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
-    again = (
-        RESULTS / f"{sweep}_reevaluated.jsonl"
-    )  # benchmarks/reevaluate.py: the saved networks at the paper's ε
+    # benchmarks/reevaluate.py: the networks the runs saved, played again at the paper's ε
+    again = RESULTS / "reevaluated" / f"{sweep}.jsonl"
     again = [json.loads(line) for line in again.read_text().splitlines()] if again.exists() else []
     lines = [
         "| game | seeds run | final evaluation of each seed | mean over the seeds | ≥ the MinAtar paper's DQN "

@@ -5,7 +5,7 @@
 The pixel files' runs keep their final network in their work directory (run.py's KEEP_THE_MODEL). For each
 row of `benchmarks/results/<sweep>.jsonl` whose network is there, this plays it as a user would, with the
 file's own `--evaluate` (the starts of the run's own final evaluation, every other argument the checkpoint's),
-at the ε and for the episodes given, and appends one row to `benchmarks/results/<sweep>_reevaluated.jsonl`:
+at the ε and for the episodes given, and appends one row to `benchmarks/results/reevaluated/<sweep>.jsonl`:
 the run's algorithm, task, seed and settings, the ε and the episodes' returns. Rows already there are
 skipped. The MinAtar paper's curves are of training episodes at its ε = 0.1: evaluating each final network
 at ε = 0.1 over 100 episodes sets it beside them like for like.
@@ -50,9 +50,10 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--eval-epsilon", type=float, default=0.1, help="the probability of a random action")
     parser.add_argument("--eval-episodes", type=int, default=100, help="the episodes of each evaluation")
     opts = parser.parse_args(argv)
-    source, out = RESULTS / f"{opts.sweep}.jsonl", RESULTS / f"{opts.sweep}_reevaluated.jsonl"
+    source, out = RESULTS / f"{opts.sweep}.jsonl", RESULTS / "reevaluated" / f"{opts.sweep}.jsonl"
     if not source.exists():
         parser.error(f"--sweep {opts.sweep}: no {source}")
+    out.parent.mkdir(exist_ok=True)
     done = set()
     if out.exists():
         for line in out.read_text().splitlines():

@@ -289,6 +289,6 @@ def test_a_saved_network_evaluated_again_as_its_run_did_gives_its_final_evaluati
     (tmp_path / "work" / "sweep" / "pqn_atari__MinAtar-Breakout-v1__2" / summary["model_path"]).unlink()
     (tmp_path / "results" / "sweep.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     reevaluate.main(["--sweep", "sweep", "--eval-epsilon", "0.05", "--eval-episodes", "2"])
-    (again,) = [json.loads(line) for line in (tmp_path / "results" / "sweep_reevaluated.jsonl").open()]
+    (again,) = [json.loads(line) for line in (tmp_path / "results" / "reevaluated" / "sweep.jsonl").open()]
     assert (again["seed"], again["eval_epsilon"], again["eval_episodes"]) == (1, 0.05, 2)
     assert again["returns"] == rows[0]["eval_returns"]
