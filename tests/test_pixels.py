@@ -234,10 +234,12 @@ def test_a_game_without_its_package_is_refused_in_one_line(name, package, env_id
 
 
 # A file learns from pixels: with run.py's MinAtar settings on a shorter budget, seed 1's final evaluation on
-# MinAtar's Breakout reaches a score a random policy does not (it scores well under 1 a game).
+# MinAtar's Breakout reaches a score a random policy does not (it scores well under 1 a game). The budgets keep
+# the bar well below where the sweeps' runs were by then (their training returns, ppo_atari's about 4.4 at 100k
+# and 5.5 at 200k, pqn_atari's about 4 at 200k and 5.5 at 300k): a run on another CPU learns another way.
 # dqn_atari's (about a minute on a quiet core, 100k steps with an update every 4) is under -m slow: the default
 # suite holds its update by hand (test_dqn_atari.py), and its sweep shows it learning every game.
-MINATAR_LEARNING = {"dqn_atari": (100_000, 3.0), "ppo_atari": (100_000, 3.0), "pqn_atari": (100_000, 3.0)}
+MINATAR_LEARNING = {"dqn_atari": (100_000, 3.0), "ppo_atari": (200_000, 3.0), "pqn_atari": (300_000, 3.0)}
 
 
 @pytest.mark.parametrize(
@@ -260,6 +262,7 @@ def test_learns_minatar_breakout_with_its_settings(name):
             default = getattr(args, key)
             setattr(args, key, True if isinstance(default, bool) else type(default)(value))  # a switch: on
     args.total_timesteps, bar = MINATAR_LEARNING[name]
+    args.eval_episodes = 30  # a final evaluation whose mean a few lucky or unlucky games do not decide
     summary = algorithm.train(args)
     assert np.mean(summary["eval_returns"]) >= bar, summary["eval_returns"]
 
