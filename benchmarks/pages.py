@@ -694,8 +694,8 @@ def pqn_beside_dqn_minatar() -> str:
     return "\n".join(lines) + (
         "\n\n*Sweeps [`dqn_atari_minatar`](../history.md#dqn_atari_minatar) and "
         "[`pqn_atari_minatar`](../history.md#pqn_atari_minatar), each file with its MinAtar settings of "
-        "`benchmarks/run.py`, 2M steps a run; the means are over the seeds both have run so far, a row filling as "
-        "they end. The same steps: each run's final evaluation (10 episodes, ε = 0.05). The same seconds: each "
+        "`benchmarks/run.py`, 2M steps a run; each file's means and medians are over the seeds it has run so far "
+        "(the second column), a row filling as they end. The same steps: each run's final evaluation (10 episodes, ε = 0.05). The same seconds: each "
         "file's mean of its last 10 training returns once as many seconds had passed as pqn_atari's median run "
         "took to its last episode (dqn_atari's steps by then beside them). Training returns are ε-greedy at each "
         "file's own ε (dqn_atari's 0.01, pqn_atari's 0.05), so they understate pqn_atari's policy against "
