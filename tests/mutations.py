@@ -22,6 +22,20 @@ import pytest
 TESTS_DIR = Path(__file__).resolve().parent
 ALGORITHMS_DIR = TESTS_DIR.parent / "algorithms"
 
+# The lines of the pixel files' screens that all three share, and the same breaks of them
+PIXEL_SCREENS = [
+    (
+        "the lives never updated: every step after the first lost life loses one",
+        'obs, lives = next_obs, infos.get("lives", lives)',
+        "obs = next_obs",
+    ),
+    (
+        "MinAtar's sticky action carried into the next episode",
+        "self.unwrapped.game.last_action = 0",
+        "pass",
+    ),
+]
+
 # The Gaussian policy of the policy-gradient files for continuous actions: the same lines in a2c.py,
 # a3c.py and ppo.py, and the same breaks of them
 GAUSSIAN_POLICY = [
@@ -1626,16 +1640,7 @@ MUTATIONS = {
     ],
     # the lines that make dqn_atari.py dqn.py on pixels; its update is dqn.py's, broken there
     "dqn_atari": [
-        (
-            "the lives never updated: every step after the first lost life loses one",
-            'obs, lives = next_obs, infos.get("lives", lives)',
-            "obs = next_obs",
-        ),
-        (
-            "MinAtar's sticky action carried into the next episode",
-            "self.unwrapped.game.last_action = 0",
-            "pass",
-        ),
+        *PIXEL_SCREENS,
         (
             "the rewards learned from unclipped",
             "rb.add(next_obs, actions, np.sign(rewards), ends, autoreset)",
@@ -1724,16 +1729,7 @@ MUTATIONS = {
     ],
     # the lines that make ppo_atari.py ppo.py on pixels; its update is ppo.py's, broken there
     "ppo_atari": [
-        (
-            "the lives never updated: every step after the first lost life loses one",
-            'obs, lives = next_obs, infos.get("lives", lives)',
-            "obs = next_obs",
-        ),
-        (
-            "MinAtar's sticky action carried into the next episode",
-            "self.unwrapped.game.last_action = 0",
-            "pass",
-        ),
+        *PIXEL_SCREENS,
         (
             "V_old put back as (envs, steps), transposed: each step's value another env's",
             "values_old = values_old.view_as(b_actions)",
@@ -1777,16 +1773,7 @@ MUTATIONS = {
     ],
     # the lines that make pqn_atari.py pqn.py on pixels; its update and loop are pqn.py's, whose tests run on both
     "pqn_atari": [
-        (
-            "the lives never updated: every step after the first lost life loses one",
-            'obs, lives = next_obs, infos.get("lives", lives)',
-            "obs = next_obs",
-        ),
-        (
-            "MinAtar's sticky action carried into the next episode",
-            "self.unwrapped.game.last_action = 0",
-            "pass",
-        ),
+        *PIXEL_SCREENS,
         (
             "the rewards learned from unclipped",
             "rollout.add(t, obs, max_q, actions, np.sign(rewards), ends, truncations, autoreset)",
