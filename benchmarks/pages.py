@@ -626,17 +626,13 @@ def minatar_table(name: str) -> str:
             f"| {number(float(np.median([r['sps'] for r in runs])), 0) if runs else '–'} "
             f"| {number(float(np.median([r['wall_seconds'] for r in runs])) / 60) if runs else '–'} |"
         )
-    budget = dict(
-        zip(
-            run.HYPERPARAMETERS[(name, run.MINATAR_GAMES[0])][::2],
-            run.HYPERPARAMETERS[(name, run.MINATAR_GAMES[0])][1::2],
-        )
-    )
+    flags = run.HYPERPARAMETERS[(name, run.MINATAR_GAMES[0])]
+    steps = int(flags[flags.index("--total-timesteps") + 1])
     return "\n".join(lines) + (
         f"\n\n*Sweep [`{sweep}`](../history.md#{sweep}), seeds 1–3 of each game as it goes on: a sweep resumes where "
         "it stopped, and a game's row fills as its seeds end (an empty row: not run yet; the mean is of the seeds "
         "run so far). "
-        f"{int(budget['--total-timesteps']):,} steps a run (MinAtar has no frame skip: a step is a frame), one run at a "
+        f"{steps:,} steps a run (MinAtar has no frame skip: a step is a frame), one run at a "
         "time on a CPU core beside another sweep. The final evaluation is the mean of 10 episodes played ε-greedily "
         "with ε = 0.05, and it is what is held to the MinAtar paper's DQN; the training returns are played at the run's own "
         "exploration (dqn_atari's ε = 0.01, pqn_atari's 0.05, ppo_atari's sampled policy). The paper's curves are of "

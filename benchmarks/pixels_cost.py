@@ -67,13 +67,7 @@ def step_cost(name: str, env_id: str) -> dict:
         return result
 
     network.forward = timed_forward
-    args = algorithm.Args(env_id=env_id, eval_episodes=1)
-    flags = run.HYPERPARAMETERS.get((name, env_id), [])
-    for flag, value in zip(flags, [*flags[1:], "--"]):  # each flag with the word after it: its value, or none
-        if flag.startswith("--"):
-            key = flag.removeprefix("--").replace("-", "_")
-            default = getattr(args, key)
-            setattr(args, key, True if isinstance(default, bool) else type(default)(value))  # a switch: on
+    args = run.args_of(algorithm, env_id, eval_episodes=1)
     args.total_timesteps = AT_LEAST.get((name, env_id), STEPS[env_id])
     if name == "dqn_atari":  # learning from the start, with a buffer the short run fills
         args.learning_starts, args.buffer_size = 1_000, 100_000

@@ -233,6 +233,15 @@ def machine(workers: int) -> dict:
     }
 
 
+def args_of(algorithm, env_id: str, **fields):
+    """The Args a run of this sweep gives the file on env_id (its settings here parsed as its command line
+    parses them), for code that calls its train() in the same process; fields set what the command leaves."""
+    import tyro
+
+    settings = HYPERPARAMETERS.get((algorithm.Args().exp_name, env_id), [])
+    return tyro.cli(algorithm.Args, args=settings, default=algorithm.Args(env_id=env_id, **fields))
+
+
 # The files whose runs save their final network (runs/<name>/<file>.pt in the run's work directory), not a
 # setting: a run's hours are not spent again to evaluate its policy another way
 KEEP_THE_MODEL = ("dqn_atari", "ppo_atari", "pqn_atari")

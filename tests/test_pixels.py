@@ -254,13 +254,7 @@ def test_learns_minatar_breakout_with_its_settings(name):
     import run
 
     algorithm = load_algorithm(name)
-    flags = run.HYPERPARAMETERS[(name, "MinAtar/Breakout-v1")]
-    args = algorithm.Args(env_id="MinAtar/Breakout-v1", seed=1)
-    for flag, value in zip(flags, [*flags[1:], "--"]):  # each flag with the word after it: its value, or none
-        if flag.startswith("--"):
-            key = flag.removeprefix("--").replace("-", "_")
-            default = getattr(args, key)
-            setattr(args, key, True if isinstance(default, bool) else type(default)(value))  # a switch: on
+    args = run.args_of(algorithm, "MinAtar/Breakout-v1", seed=1)
     args.total_timesteps, bar = MINATAR_LEARNING[name]
     args.eval_episodes = 30  # a final evaluation whose mean a few lucky or unlucky games do not decide
     summary = algorithm.train(args)
