@@ -77,7 +77,7 @@ def measure(opts):
 
 
 def tables(rows: list[dict]) -> list[str]:
-    """The two tables, as markdown lines (report.py puts them into RESULTS.md)."""
+    """The two tables, as markdown lines (report.py puts them into its report)."""
     m = rows[0]["machine"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, jax {m['jax']}, "

@@ -191,7 +191,7 @@ def iqm(scores) -> float:
 def iqm_interval(scores, reps: int = 2000) -> tuple[float, float, float]:
     """IQM and its 95% percentile-bootstrap interval over the seeds (rliable's stratified bootstrap,
     with one task a bootstrap of the seeds), seeded so that every build gives the same interval."""
-    return _iqm_interval(tuple(float(score) for score in scores), reps)
+    return _iqm_interval(tuple(sorted(float(score) for score in scores)), reps)  # the same, in any order
 
 
 @cache
@@ -225,6 +225,16 @@ def median_range(values, digits: int = 0) -> str:
     )
 
 
+def iqm_text(scores) -> str:
+    """'IQM [low, high]' over the seeds' scores; with one or two seeds the IQM alone, and why no interval."""
+    if not len(scores):
+        return "–"
+    estimate, low, high = iqm_interval(scores)
+    if len(scores) < 3:
+        return f"{number(estimate)} ({len(scores)} seed{'s' if len(scores) > 1 else ''}: no interval)"
+    return f"{number(estimate)} [{number(low)}, {number(high)}]"
+
+
 # ---- placeholders: each returns markdown ----
 
 
@@ -253,6 +263,7 @@ def summary(name: str, env_id: str) -> dict:
         "passed": len(done),
         "iqm": estimate,
         "ci": (low, high),
+        "finals": finals,
         "mean": float(np.mean(finals)),
         "std": float(np.std(finals)),
         "steps": [r["solved_step"] for r in reached],
@@ -283,7 +294,7 @@ def results(name: str, env_id: str) -> str:
         f"| seeds {word(env_id)} | final greedy evaluation, IQM [95% CI] | mean ± std over seeds "
         f"| steps to {reach}, median (range) over the seeds {word(env_id)} | seconds, median | steps/s | peak MiB |",
         "|---|---|---|---|---|---|---|",
-        f"| {s['passed']} of {s['seeds']} | {number(s['iqm'])} [{number(s['ci'][0])}, {number(s['ci'][1])}] "
+        f"| {s['passed']} of {s['seeds']} | {iqm_text(s['finals'])} "
         f"| {number(s['mean'])} ± {number(s['std'])} | {median_range(s['steps'])} "
         f"| {number(np.median(s['seconds'])) if s['seconds'] else '–'} | {number(s['sps'], 0)} "
         f"| {number(s['memory'], 0)} |",
@@ -304,15 +315,35 @@ def seed_list(name: str, env_id: str) -> str:
 
 
 @placeholder
+def effective(flags: list[str]) -> list[str]:
+    """Flags as the file's command line takes them: a flag given twice once, where it first stands, with the
+    value given last (run.py's settings add a task's to a family's, which may repeat one)."""
+    values, order = {}, []
+    for i, flag in enumerate(flags):
+        if flag.startswith("--") and not flag[2:3].isdigit():
+            value = flags[i + 1] if i + 1 < len(flags) and not flags[i + 1].startswith("--") else None
+            if flag not in values:
+                order.append(flag)
+            values[flag] = value
+    return [word for flag in order for word in (flag, values[flag]) if word is not None]
+
+
 def settings_text(name: str, env_id: str) -> str:
-    settings = settings_of(name, env_id)
-    return f"`{settings}`" if settings else "the file's defaults"
+    """The settings the runs were made with, as their rows record them, and today's flags for the same runs
+    where a default has changed since (the command above the results)."""
+    settings = " ".join(effective(settings_of(name, env_id).split()))
+    shown = f"`{settings}`" if settings else "the file's defaults"
+    today = " ".join(effective(run.HYPERPARAMETERS.get((name, env_id), [])))
+    if today != settings:
+        today = f"`{today}`" if today else "the file's defaults"
+        shown += f" as their rows record them (a default has changed since: today the same runs are {today})"
+    return shown
 
 
 @placeholder
 def command(name: str, env_id: str) -> str:
     """The command that trains a file on a task with today's settings (run.py's), written out whole."""
-    flags = run.HYPERPARAMETERS.get((name, env_id), [])
+    flags = effective(run.HYPERPARAMETERS.get((name, env_id), []))
     parts, line = [f"python algorithms/{name}.py --env-id {env_id}"], []
     for flag in flags:
         if flag.startswith("--") and line:
@@ -396,36 +427,56 @@ def stat(
         seconds = [r["solved_seconds"] for r in ok if solved(r, env)]
         return number(np.median(seconds)) if seconds else "–"
     if what == "iqm":
-        estimate, low, high = iqm_interval([r["eval_mean"] for r in ok])
-        return f"{number(estimate)} [{number(low)}, {number(high)}]"
+        return iqm_text([r["eval_mean"] for r in ok])
     if what == "mean":
         return number(np.mean([r["eval_mean"] for r in ok]))
     raise ValueError(f"stat(): no figure called {what!r}")
 
 
+# sweeps whose rows a page shows as today's besides CURRENT's: the Atari learning runs and the random policy
+CURRENT_ELSEWHERE = ("atari_learning", "atari_random")
+
+
+def is_current(sweep: str, algorithm: str, env_id: str, settings: str) -> bool:
+    """Whether a sweep's runs of a file with these settings are the ones its pages show as today's."""
+    if sweep in CURRENT_ELSEWHERE:
+        return True
+    return (
+        (algorithm, env_id) in CURRENT
+        and CURRENT[algorithm, env_id][0] == sweep
+        and settings == settings_of(algorithm, env_id)
+    )
+
+
 @placeholder
 def sweep_table(sweep: str, env_id: str | None = None) -> str:
-    """A sweep's runs, one row per file and settings: the seeds solved, the final greedy evaluation's IQM
-    [95% CI] and mean ± std over seeds, the steps and seconds to the threshold over the solved seeds."""
+    """A sweep's runs, one row per file and settings: whether they are today's, the seeds solved (or at the
+    task's bar), the final evaluation's IQM [95% CI] and mean ± std over seeds, the steps and seconds to the
+    threshold (or the bar) over the seeds that passed."""
     runs = sweep_runs(sweep, env_id=env_id)
     groups = {}
     for r in runs:
         groups.setdefault((r["env_id"], r["algorithm"], r["settings"]), []).append(r)
     lines = [
-        "| task | file | settings | seeds solved | final greedy evaluation, IQM [95% CI] | mean ± std "
-        "| steps to the threshold, median | seconds, median |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | file | settings | today's | seeds solved (or ≥ the task's bar) "
+        "| final evaluation (greedy; ε = 0.05 on pixels), IQM [95% CI] | mean ± std "
+        "| steps to the threshold (or the bar), median | seconds, median |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for (env, algorithm, settings), group in groups.items():
         ok = [r for r in group if r["returncode"] == 0]
         finals = [r["eval_mean"] for r in ok]
         done = [r for r in ok if solved(r, env)]
         reached = [r for r in done if r["solved_step"] is not None]  # a bar of ours has no step of its own
-        estimate, low, high = iqm_interval(finals) if finals else (np.nan, np.nan, np.nan)
         shown = f"`{settings}`" if settings else "defaults"
+        passed = (
+            f"{len(done)} of {len(group)}" + (f" ≥ {number(BARS[env], 0)}" if env in BARS else "")
+            if env in BARS or threshold_of(env) is not None
+            else f"– ({len(group)} run{'s' if len(group) > 1 else ''}; no threshold)"
+        )
         lines.append(
-            f"| {env} | {algorithm} | {shown} | {len(done)} of {len(group)} "
-            f"| {number(estimate)} [{number(low)}, {number(high)}] "
+            f"| {env} | {algorithm} | {shown} | {'yes' if is_current(sweep, algorithm, env, settings) else 'no'} "
+            f"| {passed} | {iqm_text(finals)} "
             f"| {number(np.mean(finals))} ± {number(np.std(finals))} "
             f"| {median_range([r['solved_step'] for r in reached])} "
             f"| {number(np.median([r['solved_seconds'] for r in reached])) if reached else '–'} |"
@@ -443,8 +494,8 @@ def history() -> str:
         if not sweep_runs(sweep):
             continue
         status = (
-            "holds current results (and may hold earlier ones)"
-            if sweep in current
+            "holds today's results (the rows marked so; the others are earlier settings or a study's)"
+            if sweep in current or sweep in CURRENT_ELSEWHERE
             else "superseded or a study's"
         )
         parts.append(f"## {sweep}\n\n`benchmarks/results/{sweep}.jsonl`: {status}.\n\n{sweep_table(sweep)}\n")
@@ -593,11 +644,12 @@ def minatar_table(name: str) -> str:
     again = RESULTS / "reevaluated" / f"{sweep}.jsonl"
     again = [json.loads(line) for line in again.read_text().splitlines()] if again.exists() else []
     lines = [
-        "| game | seeds run | final evaluation of each seed | mean over the seeds | ≥ the MinAtar paper's DQN "
+        "| game | seeds run | final evaluation of each seed | mean over the seeds | IQM [95% CI] "
+        "| the mean ≥ the MinAtar paper's DQN "
         "| the last 10 training returns, mean over the seeds "
         "| at the paper's ε = 0.1, 100 episodes: the seeds' mean (seeds) "
         "| the MinAtar paper's DQN at 5M frames | gymnax's PPO | steps/s, median | minutes a run, median |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for game in run.MINATAR_GAMES:
         settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
@@ -618,6 +670,7 @@ def minatar_table(name: str) -> str:
         lines.append(
             f"| {short} | {', '.join(str(r['seed']) for r in runs) or '–'} "
             f"| {', '.join(number(f) for f in finals) or '–'} | {number(mean) if finals else '–'} "
+            f"| {iqm_text(finals)} "
             f"| {versus_the_paper(mean, MINATAR_DQN[game]) if finals else '–'} "
             f"| {number(float(np.mean(training))) if training else '–'} "
             f"| {f'{number(float(np.mean(list(at_01.values()))))} ({len(at_01)})' if at_01 else '–'} "
@@ -814,11 +867,6 @@ def main_task(name: str) -> str:
     )
 
 
-def interval(s: dict) -> str:
-    """A summary's 95% CI, or that one seed gives none."""
-    return "(1 seed: no interval)" if s["seeds"] == 1 else f"[{number(s['ci'][0])}, {number(s['ci'][1])}]"
-
-
 @placeholder
 def overview(readme: bool = False) -> str:
     """Every file: what it is, and on the task its defaults are tuned for, how many seeds it solved, the
@@ -843,7 +891,7 @@ def overview(readme: bool = False) -> str:
         s = summary(name, env_id)
         lines.append(
             f"| {link} | {what} | {env_id} | {s['passed']} of {s['seeds']} "
-            f"| {number(s['iqm'])} {interval(s)} "
+            f"| {iqm_text(s['finals'])} "
             f"| {number(np.median(s['steps']), 0) if s['steps'] else '–'} "
             f"| {number(np.median(s['seconds'])) if s['seconds'] else '–'} | `{s['sweep']}` |"
         )
@@ -1166,8 +1214,8 @@ def draw_task(env_id: str, path: Path):
 
 
 def outdated(path: Path, sweeps) -> bool:
-    """Whether a figure is missing, or older than this file or the rows it is drawn from."""
-    sources = [Path(__file__), *(RESULTS / f"{sweep}.jsonl" for sweep in sweeps)]
+    """Whether a figure is missing, or older than this file, run.py's settings or the rows it is drawn from."""
+    sources = [Path(__file__), Path(run.__file__), *(RESULTS / f"{sweep}.jsonl" for sweep in sweeps)]
     return not path.exists() or path.stat().st_mtime < max(source.stat().st_mtime for source in sources)
 
 
@@ -1591,8 +1639,7 @@ def runs_stat(
     if what == "median_seconds":
         return number(median_of(runs, "median_seconds"))
     if what == "iqm":
-        estimate, low, high = iqm_interval(finals)
-        return f"{number(estimate)} [{number(low)}, {number(high)}]"
+        return iqm_text(finals)
     if what == "mean":
         return number(np.mean(finals))
     if what == "final_range":
@@ -1674,8 +1721,7 @@ def pair_table(
     ]
 
     def iqm_of(runs):
-        estimate, low, high = iqm_interval([r["eval_mean"] for r in runs if r["returncode"] == 0])
-        return f"{number(estimate)} [{number(low)}, {number(high)}]"
+        return iqm_text([r["eval_mean"] for r in runs if r["returncode"] == 0])
 
     for algorithm in algorithms:
         old, new = study_runs(before, algorithm, env_id), study_runs(after, algorithm, env_id)
@@ -1772,11 +1818,10 @@ def variants_table(
         ok = [r for r in runs if r["returncode"] == 0]
         done = [r for r in ok if solved(r, env)]
         finals = [r["eval_mean"] for r in ok]
-        estimate, low, high = iqm_interval(finals)
         row = f"| {label} | {len(done)} of {len(runs)} | {median_range([r['solved_step'] for r in done])} |"
         if by_steps:
             row += f" {sum(r['solved_step'] <= by_steps for r in done)} of {len(runs)} |"
-        row += f" {number(estimate)} [{number(low)}, {number(high)}] | {number(np.mean(finals))} ± {number(np.std(finals))} |"
+        row += f" {iqm_text(finals)} | {number(np.mean(finals))} ± {number(np.std(finals))} |"
         if against:
             base = median_of(study_runs(sweep, against, env_id, ""), "median_seconds")
             row += f" {number(median_of(runs, 'median_seconds'))} | {number(median_of(runs, 'median_seconds') / base, 2)}× |"

@@ -1,6 +1,9 @@
-"""Turn the JSON lines written by run.py into `benchmarks/RESULTS.md` and learning-curve plots.
+"""Turn the JSON lines written by run.py into a report of your own sweeps, with learning-curve plots.
 
-    python benchmarks/report.py [results.jsonl ...] [--out benchmarks/RESULTS.md]
+    python benchmarks/report.py [results.jsonl ...] [--out benchmarks/work/RESULTS.md]
+
+The site's pages (`benchmarks/pages.py`) are where the committed sweeps are reported; this writes a quick
+report of any rows, yours included, into the working folder (not committed), its plots beside it.
 
 One section per results file (a sweep: one command, one machine), opened by the hand-written
 notes of `<sweep>.md` beside it where there are any. In it, per environment, one row per
@@ -241,14 +244,14 @@ def main():
     parser.add_argument(
         "results", nargs="*", default=sorted(str(p) for p in (BENCHMARKS / "results").glob("*.jsonl"))
     )
-    parser.add_argument("--out", default=str(BENCHMARKS / "RESULTS.md"))
+    parser.add_argument("--out", default=str(BENCHMARKS / "work" / "RESULTS.md"))
     opts = parser.parse_args()
     out = Path(opts.out)
     plots = out.parent / "plots"
     try:
         import matplotlib  # noqa: F401
 
-        plots.mkdir(exist_ok=True)
+        plots.mkdir(parents=True, exist_ok=True)
     except ImportError:
         plots = None
         print("matplotlib is not installed (pip install -e '.[bench]'): writing tables only")

@@ -60,7 +60,7 @@ THRESHOLDS = {
 }
 
 # Arguments that differ from an algorithm's defaults (tuned for CartPole-v1), per environment.
-# These are the documented hyper-parameter sets that the results in RESULTS.md were measured with (the
+# These are the documented hyper-parameter sets that the site's results were measured with (the
 # balancing tasks' check of 300 not yet on every seed: mujoco.jsonl holds the runs made so far; noisy_dqn's
 # LunarLander rows in lunarlander_family, _noisy_lr and _noisy_sigma are of its earlier settings).
 DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn", "per_dqn", "noisy_dqn", "c51", "rainbow")
@@ -73,8 +73,8 @@ KAPPA_1 = ["--huber-delta", "1"]
 # stopped so after four failed checks, and evaluated 192.8 ± 110 (lunarlander_check10). One of 30 passes
 # such a policy about once in 5,600 tries, and one that crashes once in twenty episodes one try in five.
 LUNARLANDER_CHECK = ["--check-episodes", "30"]
-# found by benchmarks/tune.py for dqn (each trial on seeds 1-5, scored by its worst seed's final; RESULTS.md,
-# dqn_LunarLander-v3_fixed), rounded to two digits; κ 17 (--huber-delta) for the files with a Huber loss
+# found by benchmarks/tune.py for dqn (each trial on seeds 1-5, scored by its worst seed's final; the study
+# dqn_LunarLander-v3_fixed, docs/studies/lunarlander-tuning.md), rounded to two digits; κ 17 (--huber-delta) for the files with a Huber loss
 DQN_LUNARLANDER = [
     "--total-timesteps", "500000", "--buffer-size", "500000", "--learning-rate", "1.7e-3",
     "--hidden-size", "256", "--tau", "5.9e-3", "--end-e", "0.01", "--learning-starts", "10000",

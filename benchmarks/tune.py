@@ -2,7 +2,7 @@
 
     pip install -e ".[sweep]"
     python benchmarks/tune.py --algorithm dqn --env-id LunarLander-v3 --seeds 1 2 3 4 5 --trials 16
-    python benchmarks/report.py   # the study's table and plot in RESULTS.md
+    python benchmarks/report.py   # the study's table and plot, in benchmarks/work/RESULTS.md
 
 A trial is one setting of the hyper-parameters in SEARCH_SPACES (flags of the algorithm file),
 which Optuna's TPE sampler draws in the light of the trials before it. The trial runs the file on
@@ -12,8 +12,8 @@ place of theirs), with a greedy evaluation every `--eval-frequency` steps. Its o
 is the *worst* of the seeds' final greedy evaluations (10 episodes each), clipped at the env's
 threshold (`--objective mean`: their mean): a setting is as good as the seed it fails, and every
 setting that solves each seed is as good as the next; the trials that tie are then ranked by mean.
-Two seeds and their mean are cheap but blind to a failure one seed in five has (RESULTS.md, the
-first LunarLander study).
+Two seeds and their mean are cheap but blind to a failure one seed in five has (docs/studies/lunarlander-tuning.md,
+the first LunarLander study).
 
 Bad trials stop early (ASHA). A trial reports each evaluation as its run logs it, at `env_steps`,
 the steps of its finished runs counted as whole budgets plus the steps of the run under way, and
@@ -72,7 +72,7 @@ def score(finals: list[float], objective: str, threshold: float) -> float:
     """A trial's score from its seeds' final greedy evaluations (so far). The worst seed's is clipped
     at the env's threshold: a setting that has solved every seed so far has done what is asked, and
     ranking such settings by how far above it their worst seed landed ranks noise (it stopped good
-    trials: RESULTS.md, dqn_LunarLander-v3_5seeds). ASHA stops only a trial strictly below a rung's
+    trials: docs/studies/lunarlander-tuning.md, dqn_LunarLander-v3_5seeds). ASHA stops only a trial strictly below a rung's
     cutoff, so those tie at the threshold and go on."""
     if objective == "mean":
         return float(np.mean(finals))
@@ -83,8 +83,8 @@ def running_score(finals: list[float], evaluation: float, objective: str, thresh
     """A trial's score at an evaluation of its run under way. Until a seed has finished, that
     evaluation is all there is to judge by; after, the finished seeds' finals alone: an evaluation
     early in a later seed's run says nothing of its final, and counted as one it stopped two trials
-    that had solved their first seed, 80 and 110 s into the trial, at ASHA's first rung (RESULTS.md,
-    dqn_LunarLander-v3_clipped)."""
+    that had solved their first seed, 80 and 110 s into the trial, at ASHA's first rung
+    (docs/studies/lunarlander-tuning.md, dqn_LunarLander-v3_clipped)."""
     return score(finals or [evaluation], objective, threshold)
 
 

@@ -566,6 +566,21 @@ MUTATIONS = {
             "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)",
             "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(1)",
         ),
+        (
+            "the exploration noise's σ the default 0.1, whatever --exploration-noise says",
+            "noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2, size=actions.shape)",
+            "noise = np.random.normal(0.0, 0.1 * (high - low) / 2, size=actions.shape)",
+        ),
+        (
+            "the critic's squared errors summed over the batch, not averaged",
+            "critic_loss = F.mse_loss(q_taken, td_target)",
+            'critic_loss = F.mse_loss(q_taken, td_target, reduction="sum")',
+        ),
+        (
+            "the actor's loss summed over the batch, not averaged",
+            "actor_loss = -critic(b_obs, actor(b_obs)).mean()",
+            "actor_loss = -critic(b_obs, actor(b_obs)).sum()",
+        ),
     ],
     "td3": [
         (
@@ -730,6 +745,31 @@ MUTATIONS = {
             "actions = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()\n"
             "            actions += np.random.normal(0.0, 0.1, size=actions.shape)\n"
             "            obs, rewards, terminations, truncations, infos = envs.step(actions)",
+        ),
+        (
+            "the exploration noise's σ the default 0.1, whatever --exploration-noise says",
+            "noise = np.random.normal(0.0, args.exploration_noise * (high - low) / 2, size=actions.shape)",
+            "noise = np.random.normal(0.0, 0.1 * (high - low) / 2, size=actions.shape)",
+        ),
+        (
+            "the target policy's noise σ̃ the default 0.2, whatever --policy-noise says",
+            "noise = torch.randn_like(b_actions) * args.policy_noise",
+            "noise = torch.randn_like(b_actions) * 0.2",
+        ),
+        (
+            "the target policy's noise clipped at the default c = 0.5, whatever --noise-clip says",
+            "noise = noise.clamp(-args.noise_clip, args.noise_clip)",
+            "noise = noise.clamp(-0.5, 0.5)",
+        ),
+        (
+            "the critics' squared errors summed over the batch, not averaged",
+            "critic_loss = F.mse_loss(q1_taken, td_target) + F.mse_loss(q2_taken, td_target)",
+            'critic_loss = F.mse_loss(q1_taken, td_target, reduction="sum") + F.mse_loss(q2_taken, td_target, reduction="sum")',
+        ),
+        (
+            "the actor's loss summed over the batch, not averaged",
+            "actor_loss = -critic(b_obs, actor(b_obs))[0].mean()",
+            "actor_loss = -critic(b_obs, actor(b_obs))[0].sum()",
         ),
     ],
     "sac": [
@@ -902,6 +942,21 @@ MUTATIONS = {
             "batches of one transition, whatever --batch-size says",
             "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(args.batch_size)",
             "b_obs, b_actions, b_rewards, b_next_obs, b_terminations = rb.sample(1)",
+        ),
+        (
+            "--alpha in the actor's loss, not the α learned",
+            "actor_loss = (alpha * log_prob - torch.min(*critic(b_obs, new_actions))).mean()",
+            "actor_loss = (args.alpha * log_prob - torch.min(*critic(b_obs, new_actions))).mean()",
+        ),
+        (
+            "the critics' squared errors summed over the batch, not averaged",
+            "critic_loss = F.mse_loss(q1_taken, td_target) + F.mse_loss(q2_taken, td_target)",
+            'critic_loss = F.mse_loss(q1_taken, td_target, reduction="sum") + F.mse_loss(q2_taken, td_target, reduction="sum")',
+        ),
+        (
+            "the actor's loss summed over the batch, not averaged",
+            "actor_loss = (alpha * log_prob - torch.min(*critic(b_obs, new_actions))).mean()",
+            "actor_loss = (alpha * log_prob - torch.min(*critic(b_obs, new_actions))).sum()",
         ),
     ],
     "dqn_jax": [
@@ -1203,6 +1258,16 @@ MUTATIONS = {
             "rollout.advantages(all_values, args.gae_lambda, args.gamma), device=device",
         ),
         *GAUSSIAN_POLICY,
+        (
+            "the normalised observations clipped below only: above 10 they pass",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(min=-10).float()",
+        ),
+        (
+            "the normalised rewards clipped below only: above 10 they pass",
+            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+            "rewards = np.maximum(rewards / return_rms.std().item(), -10)",
+        ),
     ],
     "a3c": [
         (
@@ -1637,6 +1702,41 @@ MUTATIONS = {
             "optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, fused=True)",
         ),
         *GAUSSIAN_POLICY,
+        (
+            "the ratio's clip without its upper side: Â > 0 with r > 1 + ε still pushes r up",
+            "clipped_ratio = ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)",
+            "clipped_ratio = ratio.clamp(min=1 - args.clip_coef)",
+        ),
+        (
+            "the ratio clipped at the default ε = 0.2, whatever --clip-coef says",
+            "clipped_ratio = ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)",
+            "clipped_ratio = ratio.clamp(0.8, 1.2)",
+        ),
+        (
+            "the value's clip without its upper side: V moving up past ε is not clipped",
+            "moved = (values - b_values_old[mb]).clamp(-args.clip_coef, args.clip_coef)",
+            "moved = (values - b_values_old[mb]).clamp(min=-args.clip_coef)",
+        ),
+        (
+            "the value's move clipped at the default ε = 0.2, whatever --clip-coef says",
+            "moved = (values - b_values_old[mb]).clamp(-args.clip_coef, args.clip_coef)",
+            "moved = (values - b_values_old[mb]).clamp(-0.2, 0.2)",
+        ),
+        (
+            "the value loss clipped whatever --no-clip-vloss says",
+            "if args.clip_vloss:",
+            "if True:",
+        ),
+        (
+            "the normalised observations clipped below only: above 10 they pass",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(min=-10).float()",
+        ),
+        (
+            "the normalised rewards clipped below only: above 10 they pass",
+            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+            "rewards = np.maximum(rewards / return_rms.std().item(), -10)",
+        ),
     ],
     # the lines that make dqn_atari.py dqn.py on pixels; its update is dqn.py's, broken there
     "dqn_atari": [

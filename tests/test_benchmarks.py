@@ -66,7 +66,7 @@ def test_a_run_is_solved_only_if_its_final_greedy_evaluation_holds_too():
 
 @pytest.mark.parametrize(("algorithm", "env_id"), list(run.HYPERPARAMETERS))
 def test_each_documented_setting_is_a_flag_of_its_file(algorithm, env_id):
-    # the settings RESULTS.md was measured with: a flag renamed in a file fails here, not in a sweep
+    # the settings the site's results were measured with: a flag renamed in a file fails here, not in a sweep
     module = load_algorithm(algorithm)
     args = tyro.cli(module.Args, args=["--env-id", env_id, *run.HYPERPARAMETERS[algorithm, env_id]])
     assert args.env_id == env_id

@@ -175,28 +175,30 @@ def test_the_target_networks_follow_by_polyak_averaging(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("env_id", "transitions", "actor", "stored_actions"),
+    ("env_id", "transitions", "actor", "sigma", "stored_actions"),
     [
         # actions in [−1, 1]: σ = 0.1 · (1 − (−1)) / 2 = 0.1, each draw + 1.5 σ = + 0.15;
         # in state 0 0.3 + 0.15 = 0.45, in state 1 0.95 + 0.15 = 1.1, clipped to the bound 1
-        ("ContinuousChain-v0", CHAIN_TRANSITIONS, MU, {0: 0.45, 1: 1.0}),
-        ("ContinuousChainCut-v0", CUT_TRANSITIONS, MU, {0: 0.45}),
+        ("ContinuousChain-v0", CHAIN_TRANSITIONS, MU, 0.1, {0: 0.45, 1: 1.0}),
+        ("ContinuousChainCut-v0", CUT_TRANSITIONS, MU, 0.1, {0: 0.45}),
         # actions in [0, 4]: σ = 0.1 · (4 − 0) / 2 = 0.2, each draw + 0.3; in state 0 3.9 + 0.3 = 4.2,
         # clipped to 4, in state 1 0.5 + 0.3 = 0.8
-        ("WideContinuousChain-v0", CHAIN_TRANSITIONS, [3.9, 0.5, 0.0], {0: 4.0, 1: 0.8}),
+        ("WideContinuousChain-v0", CHAIN_TRANSITIONS, [3.9, 0.5, 0.0], 0.1, {0: 4.0, 1: 0.8}),
+        # --exploration-noise 0.3, not the default: σ = 0.3, each draw + 0.45; 0.75 in state 0
+        ("ContinuousChain-v0", CHAIN_TRANSITIONS, MU, 0.3, {0: 0.75, 1: 1.0}),
     ],
 )
 def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
-    monkeypatch, env_id, transitions, actor, stored_actions
+    monkeypatch, env_id, transitions, actor, sigma, stored_actions
 ):
     tables(monkeypatch, actor=actor)
     scales, buffers = noise_of(monkeypatch, z=1.5), recording_buffer(ddpg, monkeypatch)
-    ddpg.train(ddpg.Args(env_id=env_id, **DDPG_PROBE))
+    ddpg.train(ddpg.Args(env_id=env_id, exploration_noise=sigma, **DDPG_PROBE))
     (buffer,) = buffers
     space = gym.make(env_id).action_space
     low, high = space.low[0], space.high[0]
     # a draw at each step from step 3 on, once learning starts: 38 of them
-    assert len(scales) == 38 and all(scale == pytest.approx(0.1 * (high - low) / 2) for scale in scales)
+    assert len(scales) == 38 and all(scale == pytest.approx(sigma * (high - low) / 2) for scale in scales)
     stored = stored_transitions(buffer)
     assert stored == transitions
     # the first two steps, before learning starts, act uniformly at random within the bounds; then

@@ -35,6 +35,12 @@ def test_the_plumbing_is_the_same_text_in_every_file(path):
     assert plumbing == reference, f"the plumbing of {path.name} differs from dqn.py's:\n{difference}"
 
 
+def test_the_plumbing_stays_short_enough_to_skip():
+    # a reader skips it on a first read: at most 350 lines, its banner included
+    _, plumbing = split_at_banner(ALGORITHMS_DIR / "dqn.py")
+    assert len(plumbing) <= 350, f"the plumbing is {len(plumbing)} lines, more than 350"
+
+
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
 def test_the_algorithm_comes_first_in_its_order_and_the_plumbing_last(path):
     above, _ = split_at_banner(path)

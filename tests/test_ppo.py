@@ -73,8 +73,9 @@ def tables(monkeypatch):
     return made
 
 
-def expected_gradients(rollout) -> list:
-    """The gradient of L^CLIP + c_v L^V − β mean H over the rollout's transitions [(state, action)]."""
+def expected_gradients(rollout, epsilon=EPSILON, clip_vloss=True) -> list:
+    """The gradient of L^CLIP + c_v L^V − β mean H over the rollout's transitions [(state, action)], with
+    the clip ε and the value loss clipped or not."""
     n = len(rollout)
     logits, values = torch.zeros(3, 2), torch.zeros(3)
     for state, action in rollout:
@@ -82,21 +83,27 @@ def expected_gradients(rollout) -> list:
         ratio = torch.tensor(LOGITS[state]).softmax(dim=0)[action] / 0.5
         # −min(r Â, clip(r) Â): the clipped term wins, and carries no gradient, once r has left
         # [1 − ε, 1 + ε] on the side Â favours; otherwise ∂(r Â)/∂logits = Â r (onehot(a) − π_θ)
-        clipped = (advantage > 0 and ratio > 1 + EPSILON) or (advantage < 0 and ratio < 1 - EPSILON)
+        clipped = (advantage > 0 and ratio > 1 + epsilon) or (advantage < 0 and ratio < 1 - epsilon)
         if not clipped:
             logits[state] -= advantage * ratio * probes.log_prob_gradient(LOGITS[state], action) / n
         logits[state] -= BETA * probes.entropy_gradient(LOGITS[state]) / n
-        # ½ max((V − R)², (V_old + clip(V − V_old, ±ε) − R)²): V has moved by more than ε in state 0, where
-        # the clipped term is the larger and constant; by 0.05 in state 1, where both are (V − R)²
-        if abs(V[state] - V_OLD[state]) <= EPSILON:
+        # ½ max((V − R)², (V_old + clip(V − V_old, ±ε) − R)²): in both states V has moved toward R, by 0.5
+        # in state 0 and 0.05 in state 1; where by more than ε the clipped term is the larger and constant,
+        # otherwise both are (V − R)². Not clipped, ½ (V − R)² in both.
+        if abs(V[state] - V_OLD[state]) <= epsilon or not clip_vloss:
             values[state] += C_V * (V[state] - RETURNS[state]) / n
     return [logits, values]
 
 
-def test_each_update_learns_the_clipped_surrogate_and_the_clipped_value_loss(monkeypatch):
+# With ε = 0.2 state 1's ratios (1.1 and 0.9) and its value's move (0.05) are within the clip; with
+# ε = 0.04 the ratio 0.9 of Â < 0 and the value's move are clipped too; and the value loss left unclipped
+@pytest.mark.parametrize(("epsilon", "clip_vloss"), [(EPSILON, True), (0.04, True), (EPSILON, False)])
+def test_each_update_learns_the_clipped_surrogate_and_the_clipped_value_loss(
+    monkeypatch, epsilon, clip_vloss
+):
     agents = tables(monkeypatch)
     optimizers = probes.recording_adam(monkeypatch)
-    ppo.train(ppo.Args(**PROBE))
+    ppo.train(ppo.Args(**(PROBE | dict(clip_coef=epsilon, clip_vloss=clip_vloss))))
     (agent,), (optimizer,) = agents, optimizers
     # the steps acted in: per rollout state 0, state 1, then the reset step, which is no transition
     acted = [(int(states[0]), int(actions[0])) for states, actions in agent.acted]
@@ -106,7 +113,7 @@ def test_each_update_learns_the_clipped_surrogate_and_the_clipped_value_loss(mon
     # both actions drawn in state 0: the one whose ratio (1.66) is clipped, the other's (0.34) not
     assert {action for rollout in rollouts for state, action in rollout if state == 0} == {0, 1}
     for rollout, gradients in zip(rollouts, optimizer.gradients, strict=True):
-        torch.testing.assert_close(gradients, expected_gradients(rollout))
+        torch.testing.assert_close(gradients, expected_gradients(rollout, epsilon, clip_vloss))
 
 
 def test_the_passes_stop_once_the_approximate_kl_passes_the_target(monkeypatch):

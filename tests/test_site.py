@@ -94,7 +94,16 @@ def visit(browser, url: str) -> dict:
     }
 
 
-@pytest.mark.parametrize("page", ["", *(f"algorithms/{name}/" for name in ALGORITHM_PAGES)])
+# every page of the site: the home page, the algorithms', the studies', and the others (tasks, guide, history)
+PAGES = [
+    "",
+    *(f"algorithms/{name}/" for name in ALGORITHM_PAGES),
+    *(f"studies/{path.stem}/" for path in sorted((ROOT / "docs" / "studies").glob("*.md"))),
+    *(f"{path.stem}/" for path in sorted((ROOT / "docs").glob("*.md")) if path.stem != "index"),
+]
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_a_page_loads_whole_with_nothing_from_elsewhere(server, browser, page):
     seen = visit(browser, urljoin(server, page))
     assert not seen["errors"], seen["errors"]

@@ -54,6 +54,16 @@ SMOOTHED_TARGETS = [
     # z = 5: the noise 1.0 clipped to 0.5, times 2, a' = 1.6 within the bounds: Q_2⁻ = 2.16 < Q_1⁻ = 2.6
     ("WideContinuousChain-v0", 5.0, 2.08),
 ]
+# The same with σ̃ = 0.1 and c = 0.25, not the defaults: the noise is 0.1 z, clipped to ±0.25
+SMOOTHED_TARGETS_OF_THEIR_OWN = [
+    # z = 1.5: the noise 0.15, a' = 0.75: Q_2⁻ = 2.075 < Q_1⁻ = 2.175
+    ("ContinuousChain-v0", 1.5, 2.0375),
+    # z = 5: the noise 0.5 clipped to 0.25, a' = 0.85 within the bounds: Q_2⁻ = 2.085 < Q_1⁻ = 2.225
+    ("ContinuousChain-v0", 5.0, 2.0425),
+    # z = −5: the noise clipped to −0.25, a' = 0.35: Q_1⁻ = 1.975 < Q_2⁻ = 2.035
+    ("ContinuousChain-v0", -5.0, 1.9875),
+]
+NOISE_OF_ITS_OWN = dict(policy_noise=0.1, noise_clip=0.25)
 
 TD3_PROBE = dict(
     batch_size=1,
@@ -97,14 +107,18 @@ def target_noise(monkeypatch, z):
     monkeypatch.setattr(torch, "randn_like", randn_like)
 
 
-@pytest.mark.parametrize(("env_id", "z", "target_from_0"), SMOOTHED_TARGETS)
+@pytest.mark.parametrize(
+    ("env_id", "z", "target_from_0", "noise"),
+    [(*case, {}) for case in SMOOTHED_TARGETS]
+    + [(*case, NOISE_OF_ITS_OWN) for case in SMOOTHED_TARGETS_OF_THEIR_OWN],
+)
 def test_both_critics_learn_the_smaller_target_critic_at_the_smoothed_target_action(
-    monkeypatch, env_id, z, target_from_0
+    monkeypatch, env_id, z, target_from_0, noise
 ):
     tables(monkeypatch)
     target_noise(monkeypatch, z)
     optimizers, buffers = recording_adam(monkeypatch), recording_buffer(td3, monkeypatch)
-    td3.train(td3.Args(env_id=env_id, **TD3_PROBE))
+    td3.train(td3.Args(env_id=env_id, **TD3_PROBE, **noise))
     (_, critic_optimizer), (buffer,) = optimizers, buffers
     assert len(buffer.batches) == len(critic_optimizer.gradients)  # one batch an update
     if env_id != "ContinuousChainCut-v0":  # whose episodes are one step and one reset
@@ -167,26 +181,28 @@ def test_the_targets_follow_by_polyak_averaging_every_dth_update(monkeypatch, d)
 
 
 @pytest.mark.parametrize(
-    ("env_id", "actor", "stored_actions"),
+    ("env_id", "actor", "sigma", "stored_actions"),
     [
         # exploration is ddpg.py's: actions in [−1, 1], σ = 0.1 · half the range = 0.1, each draw + 1.5 σ;
         # in state 0 0.3 + 0.15, in state 1 0.95 + 0.15 clipped to the bound 1
-        ("ContinuousChain-v0", MU, {0: 0.45, 1: 1.0}),
+        ("ContinuousChain-v0", MU, 0.1, {0: 0.45, 1: 1.0}),
         # actions in [0, 4]: σ = 0.2, each draw + 0.3; 3.9 + 0.3 clipped to 4, and 0.5 + 0.3
-        ("WideContinuousChain-v0", [3.9, 0.5, 0.0], {0: 4.0, 1: 0.8}),
+        ("WideContinuousChain-v0", [3.9, 0.5, 0.0], 0.1, {0: 4.0, 1: 0.8}),
+        # --exploration-noise 0.3: σ = 0.3, each draw + 0.45; 0.75 in state 0
+        ("ContinuousChain-v0", MU, 0.3, {0: 0.75, 1: 1.0}),
     ],
 )
 def test_the_buffer_holds_the_transitions_with_the_actors_noisy_clipped_actions(
-    monkeypatch, env_id, actor, stored_actions
+    monkeypatch, env_id, actor, sigma, stored_actions
 ):
     tables(monkeypatch, actor)
     scales, buffers = noise_of(monkeypatch, z=1.5), recording_buffer(td3, monkeypatch)
-    td3.train(td3.Args(env_id=env_id, **TD3_PROBE))
+    td3.train(td3.Args(env_id=env_id, exploration_noise=sigma, **TD3_PROBE))
     (buffer,) = buffers
     space = gym.make(env_id).action_space
     # uniform actions at steps 1 and 2, up to --learning-starts; from step 3 on the actor's, noisy
     assert len(scales) == 38 and all(
-        scale == pytest.approx(0.1 * (space.high - space.low)[0] / 2) for scale in scales
+        scale == pytest.approx(sigma * (space.high - space.low)[0] / 2) for scale in scales
     )
     stored = stored_transitions(buffer)
     assert stored == CHAIN_TRANSITIONS
