@@ -421,10 +421,10 @@ def stat(
     if what == "seeds":
         return str(len(runs))
     if what == "median_steps":
-        steps = [r["solved_step"] for r in ok if solved(r, env)]
+        steps = [r["solved_step"] for r in ok if solved(r, env) and r["solved_step"] is not None]
         return number(np.median(steps), 0) if steps else "–"
     if what == "median_seconds":
-        seconds = [r["solved_seconds"] for r in ok if solved(r, env)]
+        seconds = [r["solved_seconds"] for r in ok if solved(r, env) and r["solved_seconds"] is not None]
         return number(np.median(seconds)) if seconds else "–"
     if what == "iqm":
         return iqm_text([r["eval_mean"] for r in ok])
@@ -713,7 +713,7 @@ def pqn_beside_dqn_minatar() -> str:
         return float(np.mean(returns)) if returns else None
 
     lines = [
-        "| game | seeds run (dqn_atari, pqn_atari) | final evaluation at 2M steps, dqn_atari "
+        "| game | how many seeds run (dqn_atari, pqn_atari) | final evaluation at 2M steps, dqn_atari "
         "| final evaluation at 2M steps, pqn_atari | minutes a run, dqn_atari | minutes a run, pqn_atari "
         "| dqn_atari's steps by pqn_atari's minutes | last 10 training returns by then, dqn_atari "
         "| last 10 training returns by then, pqn_atari |",
@@ -1087,6 +1087,9 @@ def tags(name: str) -> str:
     for tag in logged_tags(name):
         meaning = TAG_OF_FILE.get((name, tag), TAGS[tag]).replace("|", "\\|")  # π(a|s) is no cell's end
         lines.append(f"| `{tag}` | {meaning} |")
+    source = (ROOT / "algorithms" / f"{name}.py").read_text()
+    if "add_text" in source and '"hyperparameters"' in source:
+        lines.append("| `hyperparameters` (text) | every flag of the run and its value, as a table |")
     return "\n".join(lines)
 
 
