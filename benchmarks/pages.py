@@ -698,6 +698,41 @@ def minatar_table(name: str) -> str:
 
 
 @placeholder
+def minatar_verdict(name: str) -> str:
+    """How many of MinAtar's five games a file's mean final evaluation is at or above the MinAtar paper's DQN
+    on, which games, and which still have fewer than three seeds."""
+    sweep = f"{name}_minatar"
+    rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
+    above, below, short = [], [], []
+    for game in run.MINATAR_GAMES:
+        settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
+        finals = [
+            r["eval_mean"]
+            for r in rows
+            if (r["algorithm"], r["env_id"], r["settings"], r["returncode"]) == (name, game, settings, 0)
+        ]
+        if not finals:
+            continue
+        label = game.split("/")[1].removesuffix("-v1")
+        mean = float(np.mean(finals))
+        (above if mean >= MINATAR_DQN[game] else below).append(
+            f"{label} {number(mean)} (≈ {MINATAR_DQN[game]})"
+        )
+        if len(finals) < 3:
+            short.append(label)
+    text = (
+        f"By the mean of its final evaluations over the seeds run, `{name}.py` is at or above the MinAtar paper's "
+        f"DQN on {len(above)} of the {len(above) + len(below)} games run"
+        + (f": {', '.join(above)}" if above else "")
+        + (f"; below it on {', '.join(below)}" if below else "")
+        + "."
+    )
+    if short:
+        text += f" Fewer than three seeds so far on {', '.join(short)}."
+    return text
+
+
+@placeholder
 def pqn_beside_dqn_minatar() -> str:
     """pqn_atari beside dqn_atari on each MinAtar game: at the same steps (both runs' final evaluations), and at
     the same seconds (each file's training returns when pqn_atari's runs ended)."""
