@@ -2158,15 +2158,23 @@ def current_check(r: dict) -> int:
 def current_checks() -> str:
     """Every file's current results on each task with the check of the stop rule their runs had."""
     lines = [
-        "| task | file | sweep | check, episodes | seeds solved (≥ −200 where there is no threshold) |",
-        "|---|---|---|---|---|",
+        "| task | file | sweep | check, episodes | seeds solved (or ≥ the task's bar) "
+        "| final evaluation, IQM [95% CI] |",
+        "|---|---|---|---|---|---|",
     ]
     for (name, env_id), (sweep, _) in sorted(CURRENT.items(), key=lambda item: (item[0][1], item[0][0])):
         runs = current_runs(name, env_id)
         checks = sorted({current_check(r) for r in runs})
         passed = sum(solved(r, env_id) for r in runs)
-        check = ", ".join(map(str, checks)) if env_id not in BARS else "none: no threshold (≥ −200)"
-        lines.append(f"| {env_id} | `{name}.py` | `{sweep}` | {check} | {passed} of {len(runs)} |")
+        check = (
+            ", ".join(map(str, checks))
+            if env_id not in BARS
+            else f"none: no threshold (≥ {number(BARS[env_id], 0)})"
+        )
+        finals = [r["eval_mean"] for r in runs if r["returncode"] == 0]
+        lines.append(
+            f"| {env_id} | `{name}.py` | `{sweep}` | {check} | {passed} of {len(runs)} | {iqm_text(finals)} |"
+        )
     return "\n".join(lines)
 
 
