@@ -237,18 +237,14 @@ def test_a_game_without_its_package_is_refused_in_one_line(name, package, env_id
 # MinAtar's Breakout reaches a score a random policy does not (it scores well under 1 a game). The budgets keep
 # the bar well below where the sweeps' runs were by then (their training returns, ppo_atari's about 4.4 at 100k
 # and 5.5 at 200k, pqn_atari's about 4 at 200k and 5.5 at 300k): a run on another CPU learns another way.
-# dqn_atari's (about a minute on a quiet core, 100k steps with an update every 4) is under -m slow: the default
-# suite holds its update by hand (test_dqn_atari.py), and its sweep shows it learning every game.
+# Each is about a minute on a quiet core, and all three are under -m slow, which keeps the default suite under
+# 10 minutes on two cores: it holds each file's update by hand (test_dqn_atari.py, test_ppo_atari.py,
+# test_pqn.py), and the MinAtar sweeps show each learning every game.
 MINATAR_LEARNING = {"dqn_atari": (100_000, 3.0), "ppo_atari": (200_000, 3.0), "pqn_atari": (300_000, 3.0)}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.slow) if name == "dqn_atari" else name
-        for name in MINATAR_LEARNING
-    ],
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(MINATAR_LEARNING))
 def test_learns_minatar_breakout_with_its_settings(name):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import run

@@ -48,6 +48,7 @@ def test_a_sweep_in_ray_mode_writes_a_row_per_run_and_resumes(tmp_path):
     assert "0 runs to do (2 already" in launch("run.py", *command)
 
 
+@pytest.mark.slow  # a minute of Ray and Optuna: the sweep's own test above keeps Ray in the default suite
 def test_a_two_trial_study_cut_short_and_resumed_writes_each_trial_and_the_best_command(tmp_path):
     out, storage = tmp_path / "study.jsonl", tmp_path / "tune"
     command = [
