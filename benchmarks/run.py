@@ -74,7 +74,8 @@ KAPPA_1 = ["--huber-delta", "1"]
 # such a policy about once in 5,600 tries, and one that crashes once in twenty episodes one try in five.
 LUNARLANDER_CHECK = ["--check-episodes", "30"]
 # found by benchmarks/tune.py for dqn (each trial on seeds 1-5, scored by its worst seed's final; the study
-# dqn_LunarLander-v3_fixed, docs/studies/lunarlander-tuning.md), rounded to two digits; κ 17 (--huber-delta) for the files with a Huber loss
+# dqn_LunarLander-v3_fixed, docs/studies/lunarlander-tuning.md), rounded to two digits; κ 17 (--huber-delta)
+# for the files with a Huber loss
 DQN_LUNARLANDER = [
     "--total-timesteps", "500000", "--buffer-size", "500000", "--learning-rate", "1.7e-3",
     "--hidden-size", "256", "--tau", "5.9e-3", "--end-e", "0.01", "--learning-starts", "10000",
