@@ -92,6 +92,31 @@ GAUSSIAN_POLICY = [
 ]
 
 # file: [(what the mutation breaks, the line as it is, the line broken)]; the line must occur once in the file
+# The clips of a2c.py's and ppo.py's observation and reward normalisation: the same lines in both, and
+# each side of each clip broken alone
+NORMALISATION_CLIPS = [
+    (
+        "the normalised observations clipped above only: below −10 they pass",
+        "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+        "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(max=10).float()",
+    ),
+    (
+        "the normalised rewards clipped above only: below −10 they pass",
+        "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+        "rewards = np.minimum(rewards / return_rms.std().item(), 10)",
+    ),
+    (
+        "the normalised observations clipped below only: above 10 they pass",
+        "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
+        "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(min=-10).float()",
+    ),
+    (
+        "the normalised rewards clipped below only: above 10 they pass",
+        "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
+        "rewards = np.maximum(rewards / return_rms.std().item(), -10)",
+    ),
+]
+
 MUTATIONS = {
     "dqn": [
         (
@@ -1238,16 +1263,6 @@ MUTATIONS = {
             "delta = self.rewards + gae_lambda * (1 - self.terminated) * values[1:] - values[:-1]",
         ),
         (
-            "the normalised observations clipped above only: below −10 they pass",
-            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
-            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(max=10).float()",
-        ),
-        (
-            "the normalised rewards clipped above only: below −10 they pass",
-            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
-            "rewards = np.minimum(rewards / return_rms.std().item(), 10)",
-        ),
-        (
             "the annealed learning rate not floored at 0: past the budget the run began with it turns negative",
             'optimizer.param_groups[0]["lr"] = args.learning_rate * max(0.0, 1 - done)',
             'optimizer.param_groups[0]["lr"] = args.learning_rate * (1 - done)',
@@ -1257,17 +1272,8 @@ MUTATIONS = {
             "rollout.advantages(all_values, args.gamma, args.gae_lambda), device=device",
             "rollout.advantages(all_values, args.gae_lambda, args.gamma), device=device",
         ),
+        *NORMALISATION_CLIPS,
         *GAUSSIAN_POLICY,
-        (
-            "the normalised observations clipped below only: above 10 they pass",
-            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
-            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(min=-10).float()",
-        ),
-        (
-            "the normalised rewards clipped below only: above 10 they pass",
-            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
-            "rewards = np.maximum(rewards / return_rms.std().item(), -10)",
-        ),
     ],
     "a3c": [
         (
@@ -1612,16 +1618,6 @@ MUTATIONS = {
             "delta = self.rewards + gae_lambda * (1 - self.terminated) * values[1:] - values[:-1]",
         ),
         (
-            "the normalised observations clipped above only: below −10 they pass",
-            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
-            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(max=10).float()",
-        ),
-        (
-            "the normalised rewards clipped above only: below −10 they pass",
-            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
-            "rewards = np.minimum(rewards / return_rms.std().item(), 10)",
-        ),
-        (
             "the annealed learning rate not floored at 0: past the budget the run began with it turns negative",
             'optimizer.param_groups[0]["lr"] = args.learning_rate * max(0.0, 1 - done)',
             'optimizer.param_groups[0]["lr"] = args.learning_rate * (1 - done)',
@@ -1701,6 +1697,7 @@ MUTATIONS = {
             "optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)",
             "optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, fused=True)",
         ),
+        *NORMALISATION_CLIPS,
         *GAUSSIAN_POLICY,
         (
             "the ratio's clip without its upper side: Â > 0 with r > 1 + ε still pushes r up",
@@ -1726,16 +1723,6 @@ MUTATIONS = {
             "the value loss clipped whatever --no-clip-vloss says",
             "if args.clip_vloss:",
             "if True:",
-        ),
-        (
-            "the normalised observations clipped below only: above 10 they pass",
-            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(-10, 10).float()",
-            "return ((x - self.obs_rms.mean) / self.obs_rms.std()).clamp(min=-10).float()",
-        ),
-        (
-            "the normalised rewards clipped below only: above 10 they pass",
-            "rewards = np.clip(rewards / return_rms.std().item(), -10, 10)",
-            "rewards = np.maximum(rewards / return_rms.std().item(), -10)",
         ),
     ],
     # the lines that make dqn_atari.py dqn.py on pixels; its update is dqn.py's, broken there
