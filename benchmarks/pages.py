@@ -634,12 +634,20 @@ def versus_the_paper(mean: float, bar: float) -> str:
     return ("yes" if mean >= bar else "no") + (" (a tie: within 2)" if abs(mean - bar) <= 2 else "")
 
 
+def minatar_runs(name: str, game: str) -> list[dict]:
+    """A pixel file's runs of a MinAtar game with its settings of run.py (sweep <name>_minatar), by seed."""
+    sweep = f"{name}_minatar"
+    rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
+    settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
+    runs = (r for r in rows if (r["algorithm"], r["env_id"], r["settings"]) == (name, game, settings))
+    return sorted(runs, key=lambda r: r["seed"])
+
+
 @placeholder
 def minatar_table(name: str) -> str:
     """A file's runs on MinAtar's five games with its settings of run.py, game by game, beside the MinAtar
     paper's DQN and gymnax's PPO: the sweep goes on where it stopped, and a game's row fills as its seeds end."""
     sweep = f"{name}_minatar"
-    rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
     # benchmarks/reevaluate.py: the networks the runs saved, played again at the paper's ε
     again = RESULTS / "reevaluated" / f"{sweep}.jsonl"
     again = [json.loads(line) for line in again.read_text().splitlines()] if again.exists() else []
@@ -653,10 +661,7 @@ def minatar_table(name: str) -> str:
     ]
     for game in run.MINATAR_GAMES:
         settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
-        runs = sorted(
-            (r for r in rows if r["algorithm"] == name and r["env_id"] == game and r["settings"] == settings),
-            key=lambda r: r["seed"],
-        )
+        runs = minatar_runs(name, game)
         finals = [r["eval_mean"] for r in runs if r["returncode"] == 0]
         mean = float(np.mean(finals)) if finals else None
         training = [np.mean([p[2] for p in r["curve"][-10:]]) for r in runs if r["returncode"] == 0]
@@ -701,22 +706,15 @@ def minatar_table(name: str) -> str:
 def minatar_verdict(name: str) -> str:
     """How many of MinAtar's five games a file's mean final evaluation is at or above the MinAtar paper's DQN
     on, which games, and which still have fewer than three seeds."""
-    sweep = f"{name}_minatar"
-    rows = rows_of(sweep) if (RESULTS / f"{sweep}.jsonl").exists() else ()
     above, below, short = [], [], []
     for game in run.MINATAR_GAMES:
-        settings = " ".join(run.HYPERPARAMETERS.get((name, game), []))
-        finals = [
-            r["eval_mean"]
-            for r in rows
-            if (r["algorithm"], r["env_id"], r["settings"], r["returncode"]) == (name, game, settings, 0)
-        ]
+        finals = [r["eval_mean"] for r in minatar_runs(name, game) if r["returncode"] == 0]
         if not finals:
             continue
         label = game.split("/")[1].removesuffix("-v1")
         mean = float(np.mean(finals))
         (above if mean >= MINATAR_DQN[game] else below).append(
-            f"{label} {number(mean)} (≈ {MINATAR_DQN[game]})"
+            f"{label} {number(mean)} (≈ {MINATAR_DQN[game]}{'; a tie: within 2' if abs(mean - MINATAR_DQN[game]) <= 2 else ''})"
         )
         if len(finals) < 3:
             short.append(label)
@@ -738,10 +736,7 @@ def pqn_beside_dqn_minatar() -> str:
     the same seconds (each file's training returns when pqn_atari's runs ended)."""
 
     def runs_of(name, game):
-        sweep = RESULTS / f"{name}_minatar.jsonl"
-        settings = " ".join(run.HYPERPARAMETERS[(name, game)])
-        rows = rows_of(f"{name}_minatar") if sweep.exists() else ()
-        return [r for r in rows if r["env_id"] == game and r["settings"] == settings and r["returncode"] == 0]
+        return [r for r in minatar_runs(name, game) if r["returncode"] == 0]
 
     def last_10_by(r, seconds):
         returns = [point[2] for point in r["curve"] if point[1] <= seconds][-10:]
