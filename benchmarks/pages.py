@@ -315,25 +315,12 @@ def seed_list(name: str, env_id: str) -> str:
 
 
 @placeholder
-def effective(flags: list[str]) -> list[str]:
-    """Flags as the file's command line takes them: a flag given twice once, where it first stands, with the
-    value given last (run.py's settings add a task's to a family's, which may repeat one)."""
-    values, order = {}, []
-    for i, flag in enumerate(flags):
-        if flag.startswith("--") and not flag[2:3].isdigit():
-            value = flags[i + 1] if i + 1 < len(flags) and not flags[i + 1].startswith("--") else None
-            if flag not in values:
-                order.append(flag)
-            values[flag] = value
-    return [word for flag in order for word in (flag, values[flag]) if word is not None]
-
-
 def settings_text(name: str, env_id: str) -> str:
     """The settings the runs were made with, as their rows record them, and today's flags for the same runs
     where a default has changed since (the command above the results)."""
-    settings = " ".join(effective(settings_of(name, env_id).split()))
+    settings = " ".join(run.command_line(run.flags(settings_of(name, env_id).split())))
     shown = f"`{settings}`" if settings else "the file's defaults"
-    today = " ".join(effective(run.HYPERPARAMETERS.get((name, env_id), [])))
+    today = " ".join(run.command_line(run.flags(run.HYPERPARAMETERS.get((name, env_id), []))))
     if today != settings:
         today = f"`{today}`" if today else "the file's defaults"
         shown += f" as their rows record them (a default has changed since: today the same runs are {today})"
@@ -343,7 +330,7 @@ def settings_text(name: str, env_id: str) -> str:
 @placeholder
 def command(name: str, env_id: str) -> str:
     """The command that trains a file on a task with today's settings (run.py's), written out whole."""
-    flags = effective(run.HYPERPARAMETERS.get((name, env_id), []))
+    flags = run.command_line(run.flags(run.HYPERPARAMETERS.get((name, env_id), [])))
     parts, line = [f"python algorithms/{name}.py --env-id {env_id}"], []
     for flag in flags:
         if flag.startswith("--") and line:

@@ -234,6 +234,21 @@ def machine(workers: int) -> dict:
     }
 
 
+def flags(settings: list[str]) -> dict[str, str | None]:
+    """["--seed", "1", "--cuda"] as {"--seed": "1", "--cuda": None}; a flag given twice keeps its first place
+    and its last value, as the file's command line takes it."""
+    parsed = {}
+    for i, token in enumerate(settings):
+        if token.startswith("--"):
+            following = settings[i + 1] if i + 1 < len(settings) else "--"
+            parsed[token] = None if following.startswith("--") else following
+    return parsed
+
+
+def command_line(settings: dict[str, str | None]) -> list[str]:
+    return [part for flag, value in settings.items() for part in (flag, value) if part is not None]
+
+
 def args_of(algorithm, env_id: str, **fields):
     """The Args a run of this sweep gives the file on env_id (its settings here parsed as its command line
     parses them), for code that calls its train() in the same process; fields set what the command leaves."""

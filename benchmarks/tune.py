@@ -52,7 +52,7 @@ import run
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
-from run import HYPERPARAMETERS, ROOT, THRESHOLDS, machine, run_one, start_ray
+from run import HYPERPARAMETERS, ROOT, THRESHOLDS, command_line, flags, machine, run_one, start_ray
 
 # What Optuna may choose, per algorithm: flags of the algorithm file and their ranges.
 DQN_SPACE = {
@@ -90,20 +90,6 @@ def running_score(finals: list[float], evaluation: float, objective: str, thresh
 
 # The trials' processes import nothing from benchmarks/: run.py's functions travel with the trial.
 ray.cloudpickle.register_pickle_by_value(run)
-
-
-def flags(settings: list[str]) -> dict[str, str | None]:
-    """["--seed", "1", "--cuda"] as {"--seed": "1", "--cuda": None}."""
-    parsed = {}
-    for i, token in enumerate(settings):
-        if token.startswith("--"):
-            following = settings[i + 1] if i + 1 < len(settings) else "--"
-            parsed[token] = None if following.startswith("--") else following
-    return parsed
-
-
-def command_line(settings: dict[str, str | None]) -> list[str]:
-    return [part for flag, value in settings.items() for part in (flag, value) if part is not None]
 
 
 def evaluations(log: Path) -> list[tuple[int, float]]:
